@@ -1,0 +1,45 @@
+# Everything a user or CI needs, from a machine with only Python 3.11 on it.
+# `make build` and `make test` install what they need first (into .venv).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+# No analytics or telemetry calls from the pipeline (there is no network here, and users
+# may not want their pipeline to call home).
+export GX_ANALYTICS_ENABLED := False
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: install build test lint dev benchmark contracts-docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Build the warehouse from the bundled snapshots, every asset and partition, and summarise it.
+build: install
+	$(BIN)/cmc build
+
+## Lint and run the test suite.
+test: install
+	$(BIN)/ruff check cmc_pipeline cmc_pipeline_tests benchmarks
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check cmc_pipeline cmc_pipeline_tests benchmarks
+	$(BIN)/ruff format --check cmc_pipeline cmc_pipeline_tests benchmarks
+
+## The Dagster UI on http://127.0.0.1:3000, showing the runs `make build` recorded.
+dev: install
+	$(BIN)/cmc dev
+
+## Measure load time, build time and orchestration overhead into docs/benchmarks.md.
+benchmark: install
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+clean:
+	rm -rf data/warehouse data/raw data/dagster_home

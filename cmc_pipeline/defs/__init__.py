@@ -1,0 +1,1 @@
+"""Dagster definitions by domain. ``cmc_pipeline/definitions.py`` loads everything here."""

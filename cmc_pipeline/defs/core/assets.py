@@ -1,0 +1,60 @@
+"""Core conformed tables: the country and indicator dimensions and the one long fact table."""
+
+import dagster as dg
+
+from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.open_data.assets import ilostat_observations, worldbank_observations
+from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
+from cmc_pipeline.defs.resources import WarehouseResource
+from cmc_pipeline.lib import open_data
+
+
+@dg.asset(
+    key_prefix="core",
+    name="dim_country",
+    group_name="core",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    metadata=definition_metadata("core.dim_country"),
+)
+def dim_country(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per CMC country: ISO3/ISO2/M49 codes, English name, the name variants the
+    sources use, and membership flags (CARICOM member or associate, OECS, CSME, 2018 MGNA,
+    CMC). From ``reference/countries.csv``."""
+    return materialize_result(open_data.build_dim_country(warehouse.get()))
+
+
+@dg.asset(
+    key_prefix="core",
+    name="dim_indicator",
+    group_name="core",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    metadata=definition_metadata("core.dim_indicator"),
+)
+def dim_indicator(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per indicator and source: label, topic, unit and multiplier, and its ids
+    upstream. From the indicator catalogues under ``reference/``."""
+    return materialize_result(open_data.build_dim_indicator(warehouse.get()))
+
+
+@dg.asset(
+    key_prefix="core",
+    name="fact_observation",
+    group_name="core",
+    kinds={"python", "duckdb"},
+    partitions_def=country_partitions,
+    backfill_policy=batched_backfill,
+    pool=WAREHOUSE_POOL,
+    deps=[ilostat_observations, worldbank_observations, dim_country, dim_indicator],
+    metadata=definition_metadata(open_data.FACT_TABLE),
+)
+def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One comparable row per country × period × indicator × sex × age × breakdown × source.
+
+    Harmonised from the staging tables: ISO3 countries, ILO sex/age/breakdown codes
+    (``_Z`` where a breakdown does not apply), periods as 2019 / 2019-Q1 / 2019-M01, and an
+    explicit unit and multiplier (value × 10^unit_multiplier is the figure in ``unit``).
+    An unmapped code fails the partition and names the values.
+    """
+    return materialize_result(open_data.build_fact_observations(warehouse.get(), context.partition_keys))

@@ -1,0 +1,66 @@
+"""Asset metadata built from a step's report and the table's contract: row count, column
+schema, provenance, a preview, and the demonstration-data label where it applies."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cmc_pipeline.lib.contracts import TableContract, contract_for
+from cmc_pipeline.lib.open_data import LoadReport
+from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
+
+DAGSTER_TYPES = {
+    "string": "string",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
+def table_schema(contract: TableContract) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=DAGSTER_TYPES[c.logical_type],
+                description=c.description,
+                constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.unique),
+            )
+            for c in contract.columns
+        ]
+    )
+
+
+def definition_metadata(table: str) -> dict:
+    """Static metadata shown on the asset before it is ever materialised."""
+    contract = contract_for(table)
+    return {
+        "dagster/column_schema": table_schema(contract),
+        "dagster/table_name": table,
+        "contract": dg.MetadataValue.path(str(contract.path)),
+        "contract_version": contract.version,
+    }
+
+
+def materialize_result(report: LoadReport) -> dg.MaterializeResult:
+    contract = contract_for(report.table)
+    metadata: dict = {
+        "dagster/row_count": report.rows_written,
+        "dagster/column_schema": table_schema(contract),
+        "dagster/table_name": report.table,
+        "contract_version": contract.version,
+        "countries": ", ".join(report.countries),
+    }
+    if report.raw_files:
+        metadata["raw_files"] = dg.MetadataValue.json(report.raw_files)
+    if report.skipped:
+        metadata["rows_skipped"] = dg.MetadataValue.json(report.skipped)
+    if report.countries_without_rows:
+        metadata["countries_without_rows"] = ", ".join(report.countries_without_rows)
+    if report.demonstration:
+        metadata["data_label"] = DEMONSTRATION_LABEL
+    if report.preview is not None and len(report.preview):
+        metadata["preview"] = dg.MetadataValue.md(report.preview.to_markdown(index=False))
+    return dg.MaterializeResult(metadata=metadata)

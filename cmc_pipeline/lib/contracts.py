@@ -1,0 +1,141 @@
+"""Data contracts (ODCS v3 YAML under ``data_contracts/``): the single source of truth for
+every table's columns, types and keys.
+
+The warehouse DDL, the column order of every write, and the Dagster column schema are all
+derived from here, so a table cannot drift from its contract without a test noticing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from cmc_pipeline.settings import CONTRACTS_DIR
+
+# ODCS logical types → SQL types, per warehouse backend.
+SQL_TYPES = {
+    "duckdb": {
+        "string": "VARCHAR",
+        "integer": "BIGINT",
+        "number": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "date": "DATE",
+        "timestamp": "TIMESTAMPTZ",
+    },
+    "postgres": {
+        "string": "TEXT",
+        "integer": "BIGINT",
+        "number": "DOUBLE PRECISION",
+        "boolean": "BOOLEAN",
+        "date": "DATE",
+        "timestamp": "TIMESTAMPTZ",
+    },
+}
+PANDAS_DTYPES = {
+    "string": "string",
+    "integer": "Int64",
+    "number": "Float64",
+    "boolean": "boolean",
+    "date": "datetime64[us]",
+    "timestamp": "datetime64[us, UTC]",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    logical_type: str
+    description: str = ""
+    required: bool = False
+    unique: bool = False
+    primary_key_position: int | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class TableContract:
+    contract_id: str
+    version: str
+    table: str  # schema-qualified physical name, e.g. core.fact_observation
+    description: str
+    columns: tuple[Column, ...]
+    quality: tuple[dict, ...]
+    custom_properties: dict
+    path: Path
+    document: dict = field(compare=False, repr=False, default_factory=dict)
+
+    @property
+    def schema_name(self) -> str:
+        return self.table.split(".")[0]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def primary_key(self) -> list[str]:
+        keyed = [c for c in self.columns if c.primary_key_position is not None]
+        return [c.name for c in sorted(keyed, key=lambda c: c.primary_key_position)]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.table} has no column {name!r} in its contract")
+
+    def create_table_sql(self, backend: str = "duckdb") -> str:
+        types = SQL_TYPES[backend]
+        lines = [
+            f'"{c.name}" {types[c.logical_type]}{" NOT NULL" if c.required else ""}' for c in self.columns
+        ]
+        if self.primary_key:
+            lines.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in self.primary_key) + ")")
+        return f"CREATE TABLE IF NOT EXISTS {self.table} (\n  " + ",\n  ".join(lines) + "\n)"
+
+
+def _parse(path: Path) -> TableContract:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    (obj,) = document["schema"]  # one table per contract, by convention
+    columns = tuple(
+        Column(
+            name=p["name"],
+            logical_type=p["logicalType"],
+            description=p.get("description", ""),
+            required=bool(p.get("required", False)),
+            unique=bool(p.get("unique", False)),
+            primary_key_position=p.get("primaryKeyPosition") if p.get("primaryKey") else None,
+            raw=p,
+        )
+        for p in obj["properties"]
+    )
+    return TableContract(
+        contract_id=document["id"],
+        version=str(document["version"]),
+        table=obj["physicalName"],
+        description=obj.get("description", ""),
+        columns=columns,
+        quality=tuple(obj.get("quality") or ()),
+        custom_properties={p["property"]: p["value"] for p in document.get("customProperties") or ()},
+        path=path,
+        document=document,
+    )
+
+
+@cache
+def all_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, TableContract]:
+    """Every table contract, by physical table name."""
+    contracts = {}
+    for path in sorted(Path(directory).glob("*.odcs.yaml")):
+        contract = _parse(path)
+        contracts[contract.table] = contract
+    return contracts
+
+
+def contract_for(table: str) -> TableContract:
+    try:
+        return all_contracts()[table]
+    except KeyError:
+        raise KeyError(f"no data contract for table {table!r} in {CONTRACTS_DIR}") from None

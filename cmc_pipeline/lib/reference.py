@@ -1,0 +1,202 @@
+"""Reference data: the CMC country list, the indicator catalogues and the ILO code lists.
+
+These live as files under ``cmc_pipeline/reference/`` so that a change of membership or a
+renamed indicator is a data change reviewed like any other, never an edit to code.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+import yaml
+
+from cmc_pipeline.settings import REFERENCE_DIR
+
+COUNTRY_FLAG_COLUMNS = (
+    "caricom_member",
+    "caricom_associate",
+    "oecs_member",
+    "oecs_associate",
+    "csme_participant",
+    "mgna_2018",
+    "cmc_participant",
+)
+
+
+@dataclass(frozen=True)
+class Country:
+    iso3: str
+    iso2: str
+    m49: str
+    name_en: str
+    name_variants: tuple[str, ...]
+    flags: dict[str, bool]
+
+
+@cache
+def countries() -> tuple[Country, ...]:
+    """The CMC countries in reference-file order (that order is the partition order)."""
+    with open(REFERENCE_DIR / "countries.csv", encoding="utf-8", newline="") as f:
+        return tuple(
+            Country(
+                iso3=row["iso3"],
+                iso2=row["iso2"],
+                m49=row["m49"],
+                name_en=row["name_en"],
+                name_variants=tuple(v for v in row["name_variants"].split("|") if v),
+                flags={flag: row[flag] == "true" for flag in COUNTRY_FLAG_COLUMNS},
+            )
+            for row in csv.DictReader(f)
+        )
+
+
+def cmc_iso3_codes() -> list[str]:
+    return [c.iso3 for c in countries()]
+
+
+def fold_name(text: str) -> str:
+    """Case- and accent-insensitive key, so 'Curacao' matches 'Curaçao'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold().split())
+
+
+@cache
+def _country_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for country in countries():
+        for name in (country.iso3, country.iso2, country.m49, country.name_en, *country.name_variants):
+            index[fold_name(name)] = country.iso3
+    return index
+
+
+def resolve_country(value: str) -> str | None:
+    """ISO3 of a CMC country given its ISO3, ISO2, M49 code or any known name, else None."""
+    return _country_index().get(fold_name(str(value)))
+
+
+@cache
+def source_aggregate_codes(source: str) -> frozenset[str]:
+    """Regional aggregates a source publishes beside countries (e.g. ILO X91 CARICOM)."""
+    with open(REFERENCE_DIR / "source_aggregates.csv", encoding="utf-8", newline="") as f:
+        return frozenset(row["code"] for row in csv.DictReader(f) if row["source"] == source)
+
+
+# --- indicator catalogues ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IlostatIndicator:
+    indicator_id: str
+    label: str
+    topic: str
+    unit: str
+    unit_multiplier: int
+    frequency: str
+    bulk_id: str | None
+    sdmx_dataflow: str | None
+    sdmx_breakdowns: tuple[str, ...]
+    fetch_order: tuple[str, ...]
+
+    @property
+    def bulk_dataset_id(self) -> str | None:
+        """The rplumber id carries the frequency: EAP_TEAP_SEX_AGE_NB_A."""
+        return f"{self.bulk_id}_{self.frequency}" if self.bulk_id else None
+
+
+@dataclass(frozen=True)
+class WorldBankIndicator:
+    indicator_id: str
+    label: str
+    topic: str
+    unit: str
+    unit_multiplier: int
+
+
+@cache
+def ilostat_indicators() -> tuple[IlostatIndicator, ...]:
+    with open(REFERENCE_DIR / "ilostat_indicators.yaml", encoding="utf-8") as f:
+        entries = yaml.safe_load(f)["indicators"]
+    return tuple(
+        IlostatIndicator(
+            indicator_id=e["indicator_id"],
+            label=e["label"],
+            topic=e["topic"],
+            unit=e["unit"],
+            unit_multiplier=int(e["unit_multiplier"]),
+            frequency=e["frequency"],
+            bulk_id=e.get("bulk_id"),
+            sdmx_dataflow=e.get("sdmx_dataflow"),
+            sdmx_breakdowns=tuple(e.get("sdmx_breakdowns") or ()),
+            fetch_order=tuple(e["fetch_order"]),
+        )
+        for e in entries
+    )
+
+
+@cache
+def worldbank_indicators() -> tuple[WorldBankIndicator, ...]:
+    with open(REFERENCE_DIR / "worldbank_indicators.yaml", encoding="utf-8") as f:
+        entries = yaml.safe_load(f)["indicators"]
+    return tuple(
+        WorldBankIndicator(
+            indicator_id=e["indicator_id"],
+            label=e["label"],
+            topic=e["topic"],
+            unit=e["unit"],
+            unit_multiplier=int(e["unit_multiplier"]),
+        )
+        for e in entries
+    )
+
+
+# --- ILO code lists ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IloCodeLists:
+    """Every ILO code the warehouse accepts, with its label, by dimension."""
+
+    code_dimension: dict[str, str]
+    label_to_code: dict[str, str]
+
+    def dimension_of(self, code: str) -> str | None:
+        return self.code_dimension.get(code)
+
+    def code_for_label(self, label: str) -> str | None:
+        return self.label_to_code.get(fold_name(label))
+
+
+@cache
+def ilo_code_lists() -> IloCodeLists:
+    """Load ``ilo_codelists.csv``, expanding ``{ISO3}`` templates over ISO 3166-1.
+
+    Country-based breakdowns (place of birth, destination …) can name any country in the
+    world, so their codes are generated from pycountry rather than listed by hand.
+    """
+    import pycountry  # only needed here; keeps CLI start-up light
+
+    code_dimension: dict[str, str] = {}
+    label_to_code: dict[str, str] = {}
+    with open(REFERENCE_DIR / "ilo_codelists.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if "{ISO3}" in row["code"]:
+                for country in pycountry.countries:
+                    code = row["code"].replace("{ISO3}", country.alpha_3)
+                    label = row["label"].replace("{COUNTRY}", country.name)
+                    code_dimension[code] = row["dimension"]
+                    label_to_code[fold_name(label)] = code
+            else:
+                code_dimension[row["code"]] = row["dimension"]
+                label_to_code[fold_name(row["label"])] = row["code"]
+    return IloCodeLists(code_dimension=code_dimension, label_to_code=label_to_code)
+
+
+LICENCES = {
+    "ilostat": "CC BY 4.0 (ILOSTAT, International Labour Organization)",
+    "worldbank": "CC BY 4.0 (World Bank, World Development Indicators)",
+    "undesa": "CC BY 3.0 IGO (UN DESA Population Division)",
+    "missing_migrants": "CC BY IGO (IOM Missing Migrants Project)",
+}

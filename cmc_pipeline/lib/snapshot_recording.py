@@ -1,0 +1,61 @@
+"""``cmc snapshot record``: fetch every catalogue dataset live and keep it as the snapshot.
+
+Run where there is internet. The recorded bodies replace the bundled ones byte-for-byte
+(including any demonstration files), and the manifest marks them as real recordings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cmc_pipeline.lib.reference import cmc_iso3_codes, ilostat_indicators, worldbank_indicators
+from cmc_pipeline.lib.snapshots import SnapshotEntry, SnapshotStore
+from cmc_pipeline.lib.sources.common import FetchedResponse
+from cmc_pipeline.lib.sources.ilostat import IlostatClient
+from cmc_pipeline.lib.sources.worldbank import WorldBankClient
+
+
+def _entry(response: FetchedResponse, file: str) -> SnapshotEntry:
+    return SnapshotEntry(
+        source=response.source,
+        dataset=response.dataset_id,
+        api=response.api,
+        page=response.page,
+        file=file,
+        url=response.url,
+        retrieved_at=response.retrieved_at,
+        demonstration=False,
+        note="recorded live by `cmc snapshot record`",
+    )
+
+
+def record_all(
+    store: SnapshotStore | None = None,
+    ilostat_client: IlostatClient | None = None,
+    worldbank_client: WorldBankClient | None = None,
+) -> Iterator[str]:
+    """Record every dataset; yields one progress line per stored file."""
+    store = store or SnapshotStore()
+    ilostat_client = ilostat_client or IlostatClient(mode="live")
+    worldbank_client = worldbank_client or WorldBankClient(mode="live")
+    countries = cmc_iso3_codes()
+
+    for indicator in ilostat_indicators():
+        response = ilostat_client.fetch(indicator, countries)
+        if response.empty_result:
+            yield f"ilostat {response.dataset_id}: no data for the CMC countries; snapshot left as it was"
+            continue
+        file = f"ilostat/{response.dataset_id}.csv"
+        every_generation = [
+            ("ilostat_bulk", indicator.bulk_dataset_id),
+            ("ilostat_sdmx", indicator.sdmx_dataflow),
+        ]
+        store.record(every_generation, [(_entry(response, file), response.body)])
+        yield f"ilostat {response.dataset_id}: {len(response.body):,} bytes → {file}"
+
+    for indicator in worldbank_indicators():
+        pages = worldbank_client.fetch(indicator.indicator_id, countries)
+        recorded = [(_entry(p, f"worldbank/{indicator.indicator_id}_p{p.page}.json"), p.body) for p in pages]
+        store.record([("worldbank_v2", indicator.indicator_id)], recorded)
+        total = sum(len(p.body) for p in pages)
+        yield f"worldbank {indicator.indicator_id}: {len(pages)} page(s), {total:,} bytes"

@@ -1,0 +1,1 @@
+"""Clients and parsers for the upstream sources, one module per source."""

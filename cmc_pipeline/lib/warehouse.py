@@ -1,0 +1,197 @@
+"""The regional warehouse: DuckDB embedded by default, PostgreSQL for a shared deployment.
+
+Every write replaces one slice of a table (say, the rows of three countries from one
+dataset) in a single transaction: delete the slice, insert the new rows by column name.
+A failure anywhere rolls the whole slice back, so a partition is always either its old
+or its new self, never half. Tables are created from their data contracts.
+
+DuckDB lets one process write a file at a time and a writer blocks others from opening
+it, so connections are opened per operation and closed at once, and a locked file is
+waited for (up to ``lock_timeout`` seconds) before failing with a clear message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from cmc_pipeline.lib.contracts import PANDAS_DTYPES, TableContract, contract_for
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+class WarehouseLockedError(WarehouseError):
+    pass
+
+
+def conform_to_contract(frame: pd.DataFrame, contract: TableContract) -> pd.DataFrame:
+    """The frame's columns in contract order and types; a missing or extra column is an error.
+
+    Writing by name from a frame that already matches the contract means a reordered or
+    renamed column can never land in the wrong place silently.
+    """
+    missing = [c for c in contract.column_names if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in contract.column_names]
+    if missing or extra:
+        raise WarehouseError(
+            f"rows for {contract.table} do not match its contract {contract.path.name}: "
+            f"missing columns {missing}, unexpected columns {extra}"
+        )
+    out = pd.DataFrame(index=frame.index)
+    for column in contract.columns:
+        out[column.name] = frame[column.name].astype(PANDAS_DTYPES[column.logical_type])
+    nulls = [c.name for c in contract.columns if c.required and out[c.name].isna().any()]
+    if nulls:
+        raise WarehouseError(f"rows for {contract.table} have empty values in required columns {nulls}")
+    return out.reset_index(drop=True)
+
+
+class Warehouse:
+    def __init__(self, url: str, *, lock_timeout: float = 120.0):
+        self.url = str(url)
+        self.backend = "postgres" if self.url.startswith(("postgresql://", "postgres://")) else "duckdb"
+        self.lock_timeout = lock_timeout
+
+    # --- connections ---------------------------------------------------------------------
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator:
+        if self.backend == "postgres":
+            import psycopg
+
+            with psycopg.connect(self.url) as connection:
+                yield connection
+            return
+        import duckdb
+
+        path = Path(self.url)
+        if read_only and not path.exists():
+            raise WarehouseError(f"no warehouse at {path}: run `cmc build` first")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                connection = duckdb.connect(str(path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"the warehouse {path} is locked by another process (another run, or a "
+                        f"notebook holding it open) and stayed locked for {self.lock_timeout:.0f}s: {exc}"
+                    ) from exc
+                time.sleep(0.5)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    # --- writes --------------------------------------------------------------------------
+
+    def ensure_tables(self, contracts: Sequence[TableContract]) -> None:
+        with self.connect() as connection:
+            for contract in contracts:
+                self._ensure_table(connection, contract)
+            if self.backend == "postgres":
+                connection.commit()
+
+    def _ensure_table(self, connection, contract: TableContract) -> None:
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {contract.schema_name}")
+        connection.execute(contract.create_table_sql(self.backend))
+
+    def replace_slice(
+        self, table: str, frame: pd.DataFrame, slice_filter: Mapping[str, Sequence[str]]
+    ) -> int:
+        """Replace the rows matching ``slice_filter`` (column → allowed values) with ``frame``.
+
+        An empty filter replaces the whole table. Returns the number of rows inserted.
+        """
+        contract = contract_for(table)
+        rows = conform_to_contract(frame, contract)
+        outside = [
+            column
+            for column, values in slice_filter.items()
+            if len(rows) and not rows[column].isin(list(values)).all()
+        ]
+        if outside:
+            raise WarehouseError(
+                f"rows for {table} fall outside the slice being replaced (columns {outside})"
+            )
+        where, params = _where_clause(slice_filter, self.backend)
+        with self.connect() as connection:
+            if self.backend == "duckdb":
+                self._replace_duckdb(connection, contract, rows, where, params)
+            else:
+                self._replace_postgres(connection, contract, rows, where, params)
+        return len(rows)
+
+    def _replace_duckdb(self, connection, contract, rows, where, params) -> None:
+        incoming = pa.Table.from_pandas(rows, preserve_index=False)
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            self._ensure_table(connection, contract)
+            connection.execute(f"DELETE FROM {contract.table} {where}", params)
+            connection.register("incoming_rows", incoming)
+            connection.execute(f"INSERT INTO {contract.table} BY NAME SELECT * FROM incoming_rows")
+            connection.unregister("incoming_rows")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _replace_postgres(self, connection, contract, rows, where, params) -> None:
+        columns = ", ".join(f'"{c}"' for c in contract.column_names)
+        with connection.transaction():
+            self._ensure_table(connection, contract)
+            connection.execute(f"DELETE FROM {contract.table} {where}", params)
+            with connection.cursor().copy(f"COPY {contract.table} ({columns}) FROM STDIN") as copy:
+                for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
+                    copy.write_row(record)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
+        """Run a read query; ``?`` placeholders work on both backends."""
+        with self.connect(read_only=self.backend == "duckdb") as connection:
+            if self.backend == "duckdb":
+                return connection.execute(sql, params or []).df()
+            cursor = connection.execute(sql.replace("?", "%s"), params or [])
+            names = [d.name for d in cursor.description]
+            return pd.DataFrame(cursor.fetchall(), columns=names)
+
+    def table_exists(self, table: str) -> bool:
+        schema, name = table.split(".")
+        found = self.query(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        )
+        return bool(found["n"].iloc[0])
+
+    def read_slice(self, table: str, slice_filter: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+        contract = contract_for(table)
+        if not self.table_exists(table):
+            return conform_to_contract(pd.DataFrame(columns=contract.column_names), contract)
+        where, params = _where_clause(slice_filter, self.backend)
+        frame = self.query(f"SELECT * FROM {table} {where}", params)
+        return conform_to_contract(frame[contract.column_names], contract)
+
+
+def _where_clause(slice_filter: Mapping[str, Sequence[str]], backend: str) -> tuple[str, list]:
+    placeholder = "?" if backend == "duckdb" else "%s"
+    parts, params = [], []
+    for column, values in slice_filter.items():
+        values = list(values)
+        if not values:
+            parts.append("FALSE")
+            continue
+        parts.append(f'"{column}" IN (' + ", ".join([placeholder] * len(values)) + ")")
+        params.extend(values)
+    return ("WHERE " + " AND ".join(parts)) if parts else "", params

@@ -1,0 +1,159 @@
+"""Running the Dagster definitions from the command line: `cmc build`, imports, summary.
+
+``cmc build`` executes the ``build_warehouse`` job in this process against the persistent
+instance in DAGSTER_HOME, over all country partitions as one partition range: one run,
+one process, visible afterwards in ``make dev``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from cmc_pipeline import settings
+from cmc_pipeline.lib import open_data
+from cmc_pipeline.lib.open_data import LoadReport
+from cmc_pipeline.lib.reference import cmc_iso3_codes
+from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
+from cmc_pipeline.lib.warehouse import Warehouse
+
+PARTITION_RANGE_START = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END = "dagster/asset_partition_range_end"
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class BuildOutcome:
+    success: bool
+    run_id: str
+    failures: list[str] = field(default_factory=list)
+    checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # asset, check, passed, severity
+
+
+def load_definitions() -> dg.Definitions:
+    from cmc_pipeline.definitions import defs
+
+    return defs()
+
+
+def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
+    """Materialise every asset for ``countries`` (default all) in one in-process run."""
+    partitions = cmc_iso3_codes()
+    selected = countries or partitions
+    unknown = [c for c in selected if c not in partitions]
+    if unknown:
+        raise ValueError(f"not CMC countries: {unknown}; expected ISO3 codes among {partitions}")
+    # A partition range must be contiguous in partition order; a scattered selection runs
+    # as one range per contiguous block.
+    ranges = _contiguous_ranges([p for p in partitions if p in selected], partitions)
+    job = load_definitions().resolve_job_def("build_warehouse")
+    instance = dg.DagsterInstance.get()
+    outcome = BuildOutcome(success=True, run_id="")
+    for first, last in ranges:
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=QUIET_LOGS,
+            tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last},
+            raise_on_error=False,
+        )
+        outcome.run_id = result.run_id
+        outcome.success &= result.success
+        for event in result.all_events:
+            if event.is_step_failure:
+                outcome.failures.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+        for evaluation in result.get_asset_check_evaluations():
+            outcome.checks.append(
+                (
+                    evaluation.asset_key.to_user_string(),
+                    evaluation.check_name,
+                    evaluation.passed,
+                    evaluation.severity.value,
+                )
+            )
+    return outcome
+
+
+def _contiguous_ranges(selected: list[str], order: list[str]) -> list[tuple[str, str]]:
+    ranges: list[tuple[str, str]] = []
+    positions = [order.index(s) for s in selected]
+    start = prev = None
+    for pos in positions:
+        if start is None:
+            start = prev = pos
+        elif pos == prev + 1:
+            prev = pos
+        else:
+            ranges.append((order[start], order[prev]))
+            start = prev = pos
+    if start is not None:
+        ranges.append((order[start], order[prev]))
+    return ranges
+
+
+def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
+    """Load a user's download, rebuild core facts for its countries, and record both
+    materialisations in the Dagster instance so the UI's asset history shows them."""
+    warehouse = Warehouse(settings.warehouse_url())
+    importer = {"ilostat": open_data.import_ilostat_file, "worldbank": open_data.import_worldbank_file}[kind]
+    report = importer(path, warehouse, settings.raw_dir(), uploader=f"cmc import {kind}")
+    fact_report = open_data.build_fact_observations(warehouse, report.countries)
+    instance = dg.DagsterInstance.get()
+    from cmc_pipeline.defs.metadata import materialize_result
+
+    for step_report in (report, fact_report):
+        key = dg.AssetKey(step_report.table.split("."))
+        metadata = materialize_result(step_report).metadata or {}
+        for country in step_report.countries:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=key,
+                    partition=country,
+                    metadata={**metadata, "imported_file": str(path)},
+                    description=f"cmc import {kind} {path.name}",
+                )
+            )
+    return report, fact_report
+
+
+def summarise_warehouse(outcome: BuildOutcome | None) -> str:
+    """A short text a person reads after `cmc build`: tables, rows, countries, sources, checks."""
+    warehouse = Warehouse(settings.warehouse_url())
+    lines = []
+    if outcome is not None:
+        state = "succeeded" if outcome.success else "FAILED"
+        lines.append(f"Build {state} (Dagster run {outcome.run_id}; see it with `make dev`).")
+        lines.extend(f"  failed step {f}" for f in outcome.failures)
+    lines.append(f"Warehouse: {warehouse.url}")
+    tables = warehouse.query(
+        "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
+        "WHERE table_schema IN ('staging', 'core', 'marts') ORDER BY 1"
+    )["name"].tolist()
+    for table in tables:
+        counts = warehouse.query(f"SELECT count(*) AS n FROM {table}")
+        lines.append(f"  {table:<40} {int(counts['n'].iloc[0]):>9,} rows")
+    if "core.fact_observation" in tables:
+        by_source = warehouse.query(
+            "SELECT source, count(DISTINCT country_iso3) AS countries, "
+            "count(DISTINCT indicator_id) AS indicators, count(*) AS n, "
+            "bool_or(demonstration_data) AS demo FROM core.fact_observation GROUP BY 1 ORDER BY 1"
+        )
+        lines.append("Sources in core.fact_observation:")
+        for row in by_source.itertuples():
+            label = f"  [{DEMONSTRATION_LABEL} in part]" if row.demo else ""
+            lines.append(
+                f"  {row.source:<16} {row.n:>8,} observations, {row.countries} countries, "
+                f"{row.indicators} indicators{label}"
+            )
+        total = warehouse.query("SELECT count(DISTINCT country_iso3) AS n FROM core.fact_observation")
+        lines.append(f"Countries with data: {int(total['n'].iloc[0])} of {len(cmc_iso3_codes())}")
+    if outcome is not None and outcome.checks:
+        passed = sum(1 for c in outcome.checks if c[2])
+        lines.append(f"Quality checks: {passed} of {len(outcome.checks)} passed")
+        lines.extend(
+            f"  {'FAIL' if sev == 'ERROR' else 'warn'} {asset} {name}"
+            for asset, name, ok, sev in outcome.checks
+            if not ok
+        )
+    return "\n".join(lines)

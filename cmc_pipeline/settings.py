@@ -1,0 +1,42 @@
+"""Where the pipeline keeps its files, from environment variables with project defaults.
+
+Every path can be overridden so a shared deployment can put the warehouse, raw store and
+inbox on other disks; the defaults keep everything under ``<project>/data`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+REFERENCE_DIR = PACKAGE_DIR / "reference"
+SNAPSHOT_DIR = PACKAGE_DIR / "snapshots"
+CONTRACTS_DIR = PROJECT_DIR / "data_contracts"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("CMC_DATA_DIR", PROJECT_DIR / "data"))
+
+
+def warehouse_url() -> str:
+    """A DuckDB file path, or a ``postgresql://`` URL for a shared deployment."""
+    return os.environ.get("CMC_WAREHOUSE", str(data_dir() / "warehouse" / "cmc.duckdb"))
+
+
+def raw_dir() -> Path:
+    return Path(os.environ.get("CMC_RAW_DIR", data_dir() / "raw"))
+
+
+def inbox_dir() -> Path:
+    return Path(os.environ.get("CMC_INBOX", data_dir() / "inbox"))
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home"))
+
+
+def source_mode() -> str:
+    """``snapshot`` (bundled recorded responses, the default) or ``live`` (the APIs)."""
+    return os.environ.get("CMC_SOURCE_MODE", "snapshot")
