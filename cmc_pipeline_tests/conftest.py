@@ -1,0 +1,58 @@
+"""Shared fixtures. Every test gets its own data folder (warehouse, raw store, inbox,
+Dagster home) under pytest's tmp_path, so tests never touch ./data or each other."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private CMC_DATA_DIR; the warehouse, raw store and inbox default to inside it."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("CMC_DATA_DIR", str(folder))
+    monkeypatch.setenv("DAGSTER_HOME", str(folder / "dagster_home"))
+    for variable in ("CMC_WAREHOUSE", "CMC_RAW_DIR", "CMC_INBOX", "CMC_SOURCE_MODE"):
+        monkeypatch.delenv(variable, raising=False)
+    return folder
+
+
+@pytest.fixture
+def warehouse(data_dir: Path):
+    from cmc_pipeline import settings
+    from cmc_pipeline.lib.warehouse import Warehouse
+
+    return Warehouse(settings.warehouse_url())
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """A warehouse built once per test session from the bundled snapshots by `cmc build`'s
+    own code path. Tests must only read it; copy it to change it."""
+    folder = tmp_path_factory.mktemp("built")
+    saved = {k: os.environ.get(k) for k in ("CMC_DATA_DIR", "DAGSTER_HOME", "CMC_WAREHOUSE")}
+    os.environ["CMC_DATA_DIR"] = str(folder)
+    os.environ["DAGSTER_HOME"] = str(folder / "dagster_home")
+    os.environ.pop("CMC_WAREHOUSE", None)
+    try:
+        from cmc_pipeline.cli import prepare_dagster_home
+        from cmc_pipeline.lib.warehouse import Warehouse
+        from cmc_pipeline.orchestration import build_warehouse
+
+        prepare_dagster_home()
+        outcome = build_warehouse()
+        assert outcome.success, outcome.failures
+        yield Warehouse(str(folder / "warehouse" / "cmc.duckdb")), outcome
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
