@@ -33,7 +33,10 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER
     block = f"<!-- BEGIN {name} -->\n{markdown.strip()}\n<!-- END {name} -->"
     pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
