@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-import cmc_pipeline.defs
 from cmc_pipeline.defs.resources import default_resources
+from cmc_pipeline.settings import PROJECT_DIR
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    loaded = dg.load_defs(defs_root=cmc_pipeline.defs)
+    # Reads [tool.dg.project] in pyproject.toml: every module under cmc_pipeline/defs.
+    loaded = dg.load_from_defs_folder(path_within_project=PROJECT_DIR)
     return dg.Definitions.merge(
         loaded,
         dg.Definitions(resources=default_resources(), executor=dg.in_process_executor),
