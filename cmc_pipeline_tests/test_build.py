@@ -1,0 +1,159 @@
+"""`cmc build` end to end from the bundled snapshots: what a new user gets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+from click.testing import CliRunner
+
+from cmc_pipeline import settings
+from cmc_pipeline.lib.reference import cmc_iso3_codes
+
+
+def counts(warehouse, table: str) -> int:
+    return int(warehouse.query(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+
+
+def test_build_fills_every_layer_for_the_cmc_countries(built_warehouse):
+    warehouse, outcome = built_warehouse
+    assert outcome.success
+    assert counts(warehouse, "core.dim_country") == 25
+    assert counts(warehouse, "staging.ilostat_observations") > 1000
+    assert counts(warehouse, "staging.worldbank_observations") > 1000
+    facts = warehouse.query(
+        "SELECT source, count(DISTINCT country_iso3) AS countries FROM core.fact_observation GROUP BY 1"
+    ).set_index("source")["countries"]
+    assert facts["ILOSTAT"] >= 10 and facts["World Bank WDI"] >= 20
+
+
+def test_real_worldbank_values_arrive_unchanged(built_warehouse):
+    warehouse, _ = built_warehouse
+    jamaica = warehouse.query(
+        "SELECT value, demonstration_data FROM core.fact_observation WHERE country_iso3 = 'JAM' "
+        "AND indicator_id = 'BX.TRF.PWKR.DT.GD.ZS' AND period = '2020'"
+    ).iloc[0]
+    assert abs(jamaica.value - 22.2037295552885) < 1e-9
+    assert not jamaica.demonstration_data
+
+
+def test_generated_values_carry_the_demonstration_label(built_warehouse):
+    warehouse, _ = built_warehouse
+    labelled = warehouse.query(
+        "SELECT source, bool_and(demonstration_data) AS all_demo FROM core.fact_observation "
+        "WHERE indicator_id IN ('EAP_TEAP_SEX_AGE_NB', 'SP.POP.TOTL') GROUP BY 1"
+    )
+    assert labelled["all_demo"].all()
+
+
+def test_harmonised_facts_use_comparable_codes(built_warehouse):
+    warehouse, _ = built_warehouse
+    facts = warehouse.query(
+        "SELECT DISTINCT sex, age, period, unit, unit_multiplier FROM core.fact_observation"
+    )
+    assert set(facts["sex"]) <= {"SEX_T", "SEX_M", "SEX_F", "SEX_O"}
+    assert facts["period"].str.fullmatch(r"\d{4}(-Q[1-4]|-M\d{2})?").all()
+    assert facts["unit"].notna().all() and facts["unit_multiplier"].notna().all()
+    countries = set(
+        warehouse.query("SELECT DISTINCT country_iso3 FROM core.fact_observation")["country_iso3"]
+    )
+    assert countries <= set(cmc_iso3_codes())
+
+
+def test_every_raw_response_is_kept_with_provenance(built_warehouse):
+    warehouse, _ = built_warehouse
+    raw_root = settings.Path(warehouse.url).parent.parent / "raw"
+    shas = set(warehouse.query("SELECT DISTINCT raw_sha256 FROM core.fact_observation")["raw_sha256"])
+    for sha in shas:
+        (sidecar,) = raw_root.glob(f"*/{sha[:2]}/{sha}.provenance.json")
+        assert '"licence"' in sidecar.read_text()
+
+
+def test_the_run_is_recorded_in_the_dagster_instance(built_warehouse):
+    warehouse, outcome = built_warehouse
+    home = settings.Path(warehouse.url).parent.parent / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(outcome.run_id)
+        assert run is not None and run.is_success
+        materialized = instance.get_materialized_partitions(dg.AssetKey(["core", "fact_observation"]))
+    assert materialized == set(cmc_iso3_codes())
+
+
+def test_building_twice_leaves_identical_row_counts(data_dir):
+    from cmc_pipeline.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["build"])
+    assert first.exit_code == 0, first.output
+    from cmc_pipeline.lib.warehouse import Warehouse
+
+    warehouse = Warehouse(settings.warehouse_url())
+    tables = ["staging.ilostat_observations", "staging.worldbank_observations", "core.fact_observation"]
+    before = {t: counts(warehouse, t) for t in tables}
+    second = runner.invoke(main, ["build"])
+    assert second.exit_code == 0, second.output
+    assert {t: counts(warehouse, t) for t in tables} == before
+    assert "Build succeeded" in second.output and "core.fact_observation" in second.output
+
+
+def test_cmc_import_ilostat_loads_a_download_and_says_what_it_did(data_dir):
+    from cmc_pipeline.cli import main
+
+    download = data_dir / "ILOSTAT_download.csv"
+    download.write_text(
+        '"ref_area","source","indicator","sex","classif1","time","obs_value","obs_status",'
+        '"note_classif","note_indicator","note_source"\n'
+        '"GUY","BA:1","UNE_DEAP_SEX_AGE_RT","SEX_T","AGE_YTHADULT_YGE15","2022Q3",12.5,"","","",""\n',
+        encoding="utf-8-sig",
+    )
+    result = CliRunner().invoke(main, ["import", "ilostat", str(download)])
+    assert result.exit_code == 0, result.output
+    assert "Loaded 1 rows" in result.output and "GUY" in result.output
+    from cmc_pipeline.lib.warehouse import Warehouse
+
+    quarter = Warehouse(settings.warehouse_url()).query("SELECT period, frequency FROM core.fact_observation")
+    assert quarter.values.tolist() == [["2022-Q3", "Q"]]
+
+
+def test_cmc_import_of_a_bad_file_says_the_warehouse_is_unchanged(data_dir):
+    from cmc_pipeline.cli import main
+
+    html = data_dir / "download.csv"
+    html.write_text("<html><body>Sign in</body></html>")
+    result = CliRunner().invoke(main, ["import", "ilostat", str(html)])
+    assert result.exit_code == 1
+    assert "warehouse is unchanged" in result.output and "HTML page" in result.output
+
+
+def test_definitions_validate_and_load_without_network():
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
+    validate = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "dagster"),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=settings.PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+def test_assets_describe_themselves_in_the_ui():
+    from cmc_pipeline.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        assert node.description, f"{key} has no docstring"
+        assert node.group_name in {"staging", "core", "marts", "uploads", "governance", "quality"}, key
+        assert "dagster/column_schema" in node.metadata, f"{key} has no column schema"
