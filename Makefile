@@ -37,9 +37,9 @@ lint: install
 dev: install
 	$(BIN)/cmc dev
 
-## Measure load time, build time and orchestration overhead into docs/benchmarks.md.
+## Run every benchmark; each writes its own section of docs/benchmarks.md.
 benchmark: install
-	$(BIN)/python benchmarks/run_benchmarks.py
+	for script in benchmarks/*_benchmark.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf data/warehouse data/raw data/dagster_home
