@@ -1,0 +1,73 @@
+"""`cmc snapshot record` against recorded bodies: what it stores is what snapshot mode serves."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import responses
+
+from cmc_pipeline import settings
+from cmc_pipeline.lib import http
+from cmc_pipeline.lib.reference import ilostat_indicators, worldbank_indicators
+from cmc_pipeline.lib.snapshot_recording import record_all
+from cmc_pipeline.lib.snapshots import SnapshotStore
+from cmc_pipeline.lib.sources.ilostat import IlostatClient
+from cmc_pipeline.lib.sources.worldbank import WorldBankClient
+
+FAST = http.HttpSettings(retries=0, backoff_factor=0)
+
+
+@responses.activate
+def test_recording_replaces_bundled_files_and_marks_them_real(tmp_path):
+    snapshot_copy = tmp_path / "snapshots"
+    shutil.copytree(settings.SNAPSHOT_DIR, snapshot_copy)
+    store = SnapshotStore(snapshot_copy)
+    bundled = SnapshotStore(settings.SNAPSHOT_DIR)
+
+    # Serve, for every request, the bundled body of the same dataset, as the live API would.
+    def reply(request):
+        for entry in bundled.entries():
+            if entry.url.split("?")[0] == request.url.split("?")[0] and (
+                entry.api != "worldbank_v2" or request.url.endswith(f"page={entry.page}")
+            ):
+                return 200, {}, bundled.read(entry)
+        return 404, {}, b"No data is found"
+
+    responses.add_callback(responses.GET, re.compile(r"https://.*"), callback=reply)
+    one_page_world_bank = json.dumps(
+        [
+            {
+                "page": 1,
+                "pages": 1,
+                "per_page": 500,
+                "total": 0,
+                "sourceid": "2",
+                "lastupdated": "2026-11-01",
+            },
+            None,
+        ]
+    )
+    responses.add(
+        responses.GET,
+        re.compile(r"https://api\.worldbank\.org/v2/.*/SP\.POP\.TOTL.*"),
+        body=one_page_world_bank,
+    )
+
+    lines = list(
+        record_all(
+            store,
+            IlostatClient(mode="live", http_settings=FAST),
+            WorldBankClient(mode="live", http_settings=FAST),
+        )
+    )
+    assert len(lines) == len(ilostat_indicators()) + len(worldbank_indicators())
+
+    recorded = SnapshotStore(snapshot_copy)
+    assert not any(e.demonstration for e in recorded.entries())
+    population = recorded.pages("worldbank_v2", "SP.POP.TOTL")
+    assert [p.page for p in population] == [1]  # the stale bundled page 2 is gone
+    assert not (snapshot_copy / "worldbank" / "SP.POP.TOTL_p2.json").exists()
+    served = WorldBankClient(mode="snapshot", snapshots=recorded).fetch("SP.POP.TOTL", ["JAM"])
+    assert served[0].body == one_page_world_bank.encode()
