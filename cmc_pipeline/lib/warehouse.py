@@ -156,6 +156,36 @@ class Warehouse:
                 for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
                     copy.write_row(record)
 
+    def replace_with_query(self, table: str, select_sql: str, params: Sequence | None = None) -> int:
+        """Rebuild a whole table from a SELECT run inside the warehouse, in one transaction.
+
+        Marts are computed where the data lives (SQL that DuckDB and PostgreSQL both
+        accept), inserting by the contract's column names. Returns the new row count.
+        """
+        contract = contract_for(table)
+        columns = ", ".join(f'"{c}"' for c in contract.column_names)
+        insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select_sql}) AS rebuilt"
+        count = f"SELECT count(*) FROM {table}"
+        with self.connect() as connection:
+            if self.backend == "duckdb":
+                connection.execute("BEGIN TRANSACTION")
+                try:
+                    self._ensure_table(connection, contract)
+                    connection.execute(f"DELETE FROM {table}")
+                    connection.execute(insert, list(params or []))
+                    rows = connection.execute(count).fetchall()[0][0]
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+            else:
+                with connection.transaction():
+                    self._ensure_table(connection, contract)
+                    connection.execute(f"DELETE FROM {table}")
+                    connection.execute(insert.replace("?", "%s"), list(params or []))
+                    rows = connection.execute(count).fetchone()[0]
+        return int(rows)
+
     # --- reads ---------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
