@@ -1,0 +1,73 @@
+"""Published marts: stable, contract-backed tables for BI tools, R, Excel and the report.
+
+Marts are regional (they compare countries), so they are not partitioned: each rebuilds
+whole from core once its inputs are up to date.
+"""
+
+import dagster as dg
+
+from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.resources import WarehouseResource
+from cmc_pipeline.lib import marts
+
+FACTS = dg.AssetKey(["core", "fact_observation"])
+COUNTRIES = dg.AssetKey(["core", "dim_country"])
+INDICATORS = dg.AssetKey(["core", "dim_indicator"])
+MART_SETTINGS = {
+    "key_prefix": "marts",
+    "group_name": "marts",
+    "kinds": {"sql", "duckdb"},
+    "pool": WAREHOUSE_POOL,
+}
+
+
+@dg.asset(
+    name="labour_migration_indicators",
+    deps=[FACTS, COUNTRIES],
+    metadata=definition_metadata(marts.LABOUR_MIGRATION),
+    **MART_SETTINGS,
+)
+def labour_migration_indicators(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One comparable row per country × year: migrants in the labour force and their share,
+    employment and derived unemployment of foreign- vs native-born workers, inflows and
+    outflows, nationals abroad, remittances (US$ and % of GDP), migrant stock, each value
+    with its source and status. Columns come from ``reference/mart_indicator_columns.yaml``.
+    """
+    return materialize_result(marts.build_labour_migration_indicators(warehouse.get()))
+
+
+@dg.asset(
+    name="remittances",
+    deps=[FACTS, COUNTRIES],
+    metadata=definition_metadata(marts.REMITTANCES),
+    **MART_SETTINGS,
+)
+def remittances(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per country × year with remittances received and paid (US$), net, per person,
+    as a share of GDP, and the average cost of sending USD 200 to the country."""
+    return materialize_result(marts.build_remittances(warehouse.get()))
+
+
+@dg.asset(
+    name="data_coverage",
+    deps=[FACTS, COUNTRIES, INDICATORS],
+    metadata=definition_metadata(marts.DATA_COVERAGE),
+    **MART_SETTINGS,
+)
+def data_coverage(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per country × indicator × source × year since 2000: whether a value exists and
+    how recent it is. The gaps are a finding the working group needs to see."""
+    return materialize_result(marts.build_data_coverage(warehouse.get()))
+
+
+@dg.asset(
+    name="regional_aggregates",
+    deps=[labour_migration_indicators, COUNTRIES],
+    metadata=definition_metadata(marts.REGIONAL_AGGREGATES),
+    **MART_SETTINGS,
+)
+def regional_aggregates(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per group (CARICOM, OECS, CSME) × additive indicator × year, published only where
+    enough members report (``reference/regional_groups.yaml``), with the countries behind it."""
+    return materialize_result(marts.build_regional_aggregates(warehouse.get()))

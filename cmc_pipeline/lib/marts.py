@@ -1,0 +1,219 @@
+"""Published marts: what BI tools, R, Excel and the regional report read.
+
+Each mart is rebuilt whole, inside the warehouse, from core tables, by SQL that both DuckDB
+and PostgreSQL accept. Their names and columns are a public interface (see their data
+contracts): change them only with a contract version bump and a changelog note.
+
+Which fact rows feed which column is data (``reference/mart_indicator_columns.yaml``);
+which groups get regional aggregates, and how many members must report, likewise
+(``reference/regional_groups.yaml``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import yaml
+
+from cmc_pipeline.lib.harmonise import NOT_APPLICABLE
+from cmc_pipeline.lib.open_data import LoadReport
+from cmc_pipeline.lib.reference import COUNTRY_FLAG_COLUMNS
+from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.settings import REFERENCE_DIR
+
+LABOUR_MIGRATION = "marts.labour_migration_indicators"
+DATA_COVERAGE = "marts.data_coverage"
+REMITTANCES = "marts.remittances"
+REGIONAL_AGGREGATES = "marts.regional_aggregates"
+
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_CODE = re.compile(r"[A-Za-z0-9_.+-]+")
+
+
+@dataclass(frozen=True)
+class IndicatorColumn:
+    column: str
+    indicator_id: str
+    unit: str
+    sex: str = "SEX_T"
+    age: str = NOT_APPLICABLE
+    breakdown_1: str = NOT_APPLICABLE
+    breakdown_2: str = NOT_APPLICABLE
+    additive: bool = False
+
+    def __post_init__(self):
+        # These values are written into SQL; the spec is reviewed data, but refuse anything
+        # that is not a plain code or identifier so a typo cannot become broken SQL.
+        if not _IDENTIFIER.fullmatch(self.column):
+            raise ValueError(f"mart column {self.column!r} is not a lower-case identifier")
+        for code in (self.indicator_id, self.sex, self.age, self.breakdown_1, self.breakdown_2, self.unit):
+            if not _CODE.fullmatch(code):
+                raise ValueError(f"mart column {self.column}: {code!r} is not a plain code")
+
+    def match_sql(self) -> str:
+        """The condition selecting this column's fact rows (values are catalogue codes)."""
+        return (
+            f"(f.indicator_id = '{self.indicator_id}' AND f.sex = '{self.sex}' AND f.age = '{self.age}' "
+            f"AND f.breakdown_1 = '{self.breakdown_1}' AND f.breakdown_2 = '{self.breakdown_2}')"
+        )
+
+
+@cache
+def indicator_columns() -> tuple[IndicatorColumn, ...]:
+    with open(REFERENCE_DIR / "mart_indicator_columns.yaml", encoding="utf-8") as f:
+        return tuple(IndicatorColumn(**entry) for entry in yaml.safe_load(f)["columns"])
+
+
+@cache
+def regional_groups() -> dict:
+    with open(REFERENCE_DIR / "regional_groups.yaml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _pivot_sql(columns: tuple[IndicatorColumn, ...]) -> str:
+    """One row per country × year with each column's value (in units), source and status."""
+    selects = []
+    for c in columns:
+        selects += [
+            f"max(CASE WHEN {c.match_sql()} THEN f.value * power(10, f.unit_multiplier) END) AS {c.column}",
+            f"max(CASE WHEN {c.match_sql()} THEN f.source END) AS {c.column}_source",
+            f"max(CASE WHEN {c.match_sql()} THEN f.obs_status END) AS {c.column}_status",
+        ]
+    # Demonstration values must mark the row only when a published column used them.
+    any_match = " OR ".join(c.match_sql() for c in columns)
+    return f"""
+        SELECT f.country_iso3, d.name_en AS country_name, CAST(f.period AS INTEGER) AS year,
+               {", ".join(selects)},
+               bool_or(f.demonstration_data) AS demonstration_data
+        FROM core.fact_observation AS f
+        JOIN core.dim_country AS d ON d.country_iso3 = f.country_iso3
+        WHERE f.frequency = 'A' AND ({any_match})
+        GROUP BY f.country_iso3, d.name_en, CAST(f.period AS INTEGER)
+    """
+
+
+def _share(part: str, whole: str) -> str:
+    return f"CASE WHEN ({whole}) > 0 THEN 100.0 * ({part}) / ({whole}) END"
+
+
+def build_labour_migration_indicators(warehouse: Warehouse) -> LoadReport:
+    """marts.labour_migration_indicators: the core indicators side by side, with shares
+    and unemployment rates of foreign- and native-born workers derived where the labour
+    force and employment of the same group and year are both published."""
+    sql = f"""
+        SELECT p.*,
+            {_share("labour_force_foreign_born", "labour_force_foreign_born + labour_force_native_born")}
+                AS foreign_born_share_of_labour_force_pct,
+            CASE WHEN employment_foreign_born <= labour_force_foreign_born THEN
+                {_share("labour_force_foreign_born - employment_foreign_born", "labour_force_foreign_born")}
+            END AS unemployment_rate_foreign_born_pct,
+            CASE WHEN employment_native_born <= labour_force_native_born THEN
+                {_share("labour_force_native_born - employment_native_born", "labour_force_native_born")}
+            END AS unemployment_rate_native_born_pct
+        FROM ({_pivot_sql(indicator_columns())}) AS p
+    """
+    return _report(warehouse, LABOUR_MIGRATION, warehouse.replace_with_query(LABOUR_MIGRATION, sql))
+
+
+def build_remittances(warehouse: Warehouse) -> LoadReport:
+    """marts.remittances: received and paid, net, per head, share of GDP and cost."""
+    remittance_columns = tuple(
+        c
+        for c in indicator_columns()
+        if c.column.startswith("remittance") or c.column in ("population", "migrant_stock")
+    )
+    sql = f"""
+        SELECT p.*,
+            remittances_received_usd - remittances_paid_usd AS net_remittances_usd,
+            CASE WHEN population > 0 THEN remittances_received_usd / population END
+                AS remittances_received_usd_per_person
+        FROM ({_pivot_sql(remittance_columns)}) AS p
+        WHERE remittances_received_usd IS NOT NULL OR remittances_received_pct_gdp IS NOT NULL
+           OR remittances_paid_usd IS NOT NULL OR remittance_cost_pct IS NOT NULL
+    """
+    return _report(warehouse, REMITTANCES, warehouse.replace_with_query(REMITTANCES, sql))
+
+
+def build_data_coverage(warehouse: Warehouse) -> LoadReport:
+    """marts.data_coverage: every country × indicator × year, whether a value exists, from
+    which source and how recent: the map of where the region's data is missing."""
+    sql = """
+        WITH bounds AS (
+            SELECT 2000 AS first_year, max(CAST(period AS INTEGER)) AS last_year
+            FROM core.fact_observation WHERE frequency = 'A'
+        ),
+        years AS (
+            SELECT g.year FROM bounds, generate_series(bounds.first_year, bounds.last_year) AS g(year)
+        ),
+        observed AS (
+            SELECT country_iso3, indicator_id, source, CAST(period AS INTEGER) AS year,
+                   count(*) AS observations,
+                   count(value) AS values_present,
+                   max(loaded_at) AS latest_loaded_at,
+                   bool_or(demonstration_data) AS demonstration_data
+            FROM core.fact_observation WHERE frequency = 'A'
+            GROUP BY 1, 2, 3, 4
+        )
+        SELECT c.country_iso3, c.name_en AS country_name, i.indicator_id, i.source, i.topic, y.year,
+               coalesce(o.values_present, 0) > 0 AS has_value,
+               coalesce(o.observations, 0) AS observations,
+               o.latest_loaded_at,
+               coalesce(o.demonstration_data, FALSE) AS demonstration_data
+        FROM core.dim_country AS c
+        CROSS JOIN core.dim_indicator AS i
+        CROSS JOIN years AS y
+        LEFT JOIN observed AS o
+          ON o.country_iso3 = c.country_iso3 AND o.indicator_id = i.indicator_id
+         AND o.source = i.source AND o.year = y.year
+    """
+    return _report(warehouse, DATA_COVERAGE, warehouse.replace_with_query(DATA_COVERAGE, sql))
+
+
+def build_regional_aggregates(warehouse: Warehouse) -> LoadReport:
+    """marts.regional_aggregates: sums of additive indicators over CARICOM, OECS and CSME
+    members, published only where enough members report, with the count behind each."""
+    config = regional_groups()
+    unions = []
+    for group in config["groups"]:
+        if group["member_flag"] not in COUNTRY_FLAG_COLUMNS:
+            raise ValueError(
+                f"regional group {group['group_code']}: unknown member_flag {group['member_flag']!r}"
+            )
+        members = f"(SELECT count(*) FROM core.dim_country WHERE {group['member_flag']})"
+        for c in indicator_columns():
+            if not c.additive:
+                continue
+            unions.append(
+                f"""
+                SELECT '{group["group_code"]}' AS group_code, '{group["name"]}' AS group_name,
+                       '{c.column}' AS indicator, m.year, '{c.unit}' AS unit,
+                       sum(m.{c.column}) AS value,
+                       count(m.{c.column}) AS countries_reporting,
+                       {members} AS countries_in_group,
+                       string_agg(CASE WHEN m.{c.column} IS NOT NULL THEN m.country_iso3 END, ' '
+                                  ORDER BY m.country_iso3) AS countries,
+                       bool_or(CASE WHEN m.{c.column} IS NOT NULL THEN m.demonstration_data END)
+                           AS demonstration_data
+                FROM {LABOUR_MIGRATION} AS m
+                JOIN core.dim_country AS d ON d.country_iso3 = m.country_iso3
+                WHERE d.{group["member_flag"]}
+                GROUP BY m.year"""
+            )
+    sql = f"""
+        SELECT * FROM ({" UNION ALL ".join(unions)}) AS a
+        WHERE countries_reporting >= ? * countries_in_group AND countries_reporting > 0
+    """
+    rows = warehouse.replace_with_query(REGIONAL_AGGREGATES, sql, [config["min_reporting_share"]])
+    return _report(warehouse, REGIONAL_AGGREGATES, rows)
+
+
+def _report(warehouse: Warehouse, table: str, rows: int) -> LoadReport:
+    report = LoadReport(table, rows_written=rows)
+    report.preview = warehouse.query(f"SELECT * FROM {table} LIMIT 10")
+    if "demonstration_data" in report.preview:
+        flagged = warehouse.query(f"SELECT count(*) AS n FROM {table} WHERE demonstration_data")
+        report.demonstration = bool(flagged["n"].iloc[0])
+    return report
