@@ -123,6 +123,43 @@ def import_worldbank(file: Path) -> None:
     _import_file("worldbank", file)
 
 
+@main.command(name="export", help="Write every published mart for an audience, with a manifest.")
+@click.option("--audience", type=click.Choice(["public", "members"]), default="public", show_default=True)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["parquet", "csv", "xlsx", "sdmx-csv"]),
+    multiple=True,
+    default=("parquet",),
+    show_default=True,
+    help="Repeat for several formats.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder (default: <data dir>/exports/<audience>).",
+)
+def export(audience: str, formats: tuple[str, ...], output: Path | None) -> None:
+    from cmc_pipeline.lib.exports import export_marts
+    from cmc_pipeline.lib.warehouse import Warehouse
+
+    folder = output or settings.data_dir() / "exports" / audience
+    result = export_marts(Warehouse(settings.warehouse_url()), folder, audience=audience, formats=formats)
+    for item in result.files:
+        notes = []
+        if item["rows_withheld_for_audience"]:
+            notes.append(f"{item['rows_withheld_for_audience']} rows withheld for this audience")
+        if item["cells_suppressed"]:
+            notes.append(f"{item['cells_suppressed']} small counts suppressed")
+        click.echo(
+            f"  {item['file']:<55} {item['rows']:>8,} rows" + (f"  ({'; '.join(notes)})" if notes else "")
+        )
+    for item in result.skipped:
+        click.echo(f"  skipped {item['table']} {item.get('format', '')}: {item['reason']}")
+    click.echo(f"Wrote {len(result.files)} files and manifest.json to {folder}")
+
+
 @main.group(help="Recorded upstream responses used in snapshot mode.")
 def snapshot() -> None:
     pass
