@@ -56,3 +56,37 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+POSTGRES_ADMIN_URL = os.environ.get("CMC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url():
+    """A throw-away PostgreSQL database on the machine's server, dropped afterwards.
+
+    PostgreSQL runs on every development and CI machine (.ci/run starts it if needed); a
+    test that cannot reach it fails rather than skipping, so the backend is never untested.
+    """
+    import uuid
+
+    import psycopg
+
+    name = f"cmc_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_warehouse(request, data_dir):
+    """The same warehouse behaviour, once on DuckDB and once on PostgreSQL."""
+    from cmc_pipeline.lib.warehouse import Warehouse
+
+    if request.param == "duckdb":
+        return Warehouse(str(data_dir / "warehouse" / "cmc.duckdb"))
+    return Warehouse(request.getfixturevalue("postgres_url"))
