@@ -1,0 +1,1 @@
+"""National uploads: reading, validating and loading the files countries send."""

@@ -1,0 +1,293 @@
+"""Reading a national upload into a table of text cells, whatever Excel or a ministry's
+system wrote, and refusing what is not a data file.
+
+Accepted: CSV in UTF-8, UTF-8 with BOM or Windows-1252 (what Excel's "CSV" writes on
+Windows), comma or semicolon separated; XLSX with the header row found below any title
+rows. Refused with a message a data officer can act on: empty or header-only files,
+binary files with a .csv name, an XLSX that is not a zip or whose uncompressed size is
+out of proportion (a "zip bomb"), merged cells inside the data, formulas in cells.
+
+Every cell is kept as text here; types, codes and ranges are the contract's business
+(``lib/quality``). Each row carries ``source_row_number``: the line or spreadsheet row a
+person sees when they open the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+MAX_XLSX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
+MAX_XLSX_COMPRESSION_RATIO = 200  # real workbooks compress 5-20×; bombs by thousands
+HEADER_SEARCH_ROWS = 30
+FOOTNOTE_PREFIXES = ("source", "note", "notes", "*", "footnote", "prepared by")
+
+
+class UploadReadError(ValueError):
+    """The file cannot be read as a table. ``problems`` say where and why."""
+
+    def __init__(self, file_name: str, problems: list[dict]):
+        self.file_name = file_name
+        self.problems = problems
+        lines = "; ".join(_describe(p) for p in problems)
+        super().__init__(f"{file_name}: {lines}")
+
+
+def _describe(problem: dict) -> str:
+    where = []
+    if problem.get("row") is not None:
+        where.append(f"row {problem['row']}")
+    if problem.get("column"):
+        where.append(f"column {problem['column']!r}")
+    place = (" (" + ", ".join(where) + ")") if where else ""
+    return f"{problem['message']}{place}"
+
+
+@dataclass
+class UploadTable:
+    """The cells of an upload, as text, with where they came from."""
+
+    file_name: str
+    frame: pd.DataFrame  # text columns named as in the header, plus source_row_number
+    file_format: str  # csv or xlsx
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    ignored_rows: list[dict] = field(default_factory=list)  # footnotes skipped, with their row
+
+
+def read_upload(
+    path: Path, *, expected_columns: list[str], allow_footnotes: bool = False, display_name: str | None = None
+) -> UploadTable:
+    """Read a CSV or XLSX upload whose header must name some of ``expected_columns``."""
+    path = Path(path)
+    name = display_name or path.name
+    body = path.read_bytes()
+    if not body.strip():
+        raise UploadReadError(name, [{"message": "the file is empty"}])
+    if body.startswith(b"PK\x03\x04"):
+        return _read_xlsx(path, name, expected_columns, allow_footnotes)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        raise UploadReadError(
+            name, [{"message": "the file has an .xlsx name but is not an Excel workbook (not a zip archive)"}]
+        )
+    return _read_csv(body, name, expected_columns, allow_footnotes)
+
+
+# --- CSV --------------------------------------------------------------------------------
+
+
+def _decode(body: bytes, name: str) -> tuple[str, str]:
+    if b"\x00" in body[:8192]:
+        raise UploadReadError(
+            name,
+            [{"message": "this is a binary file, not a CSV text file (was a workbook renamed to .csv?)"}],
+        )
+    try:
+        return body.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Excel on Windows saves "CSV" in the ANSI code page; in the Caribbean that is 1252.
+    try:
+        return body.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError as exc:
+        raise UploadReadError(
+            name,
+            [
+                {
+                    "message": f"the text is neither UTF-8 nor Windows-1252 (byte {exc.start}); "
+                    "save it as UTF-8 CSV"
+                }
+            ],
+        ) from exc
+
+
+def _read_csv(body: bytes, name: str, expected: list[str], allow_footnotes: bool) -> UploadTable:
+    text, encoding = _decode(body, name)
+    lines = text.splitlines()
+    first_line = next((line for line in lines if line.strip()), "")
+    # Excel writes ";" where the decimal separator is a comma; count outside quotes is close enough.
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise UploadReadError(name, [{"message": f"the CSV is malformed: {exc}"}]) from exc
+    table = _table_from_rows(rows, name, expected, allow_footnotes, first_row_number=1)
+    table.file_format, table.encoding, table.delimiter = "csv", encoding, delimiter
+    return table
+
+
+# --- XLSX -------------------------------------------------------------------------------
+
+
+def _check_zip(path: Path, name: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise UploadReadError(
+            name, [{"message": f"the workbook is damaged (not a readable zip: {exc})"}]
+        ) from exc
+    compressed = max(sum(m.compress_size for m in members), 1)
+    uncompressed = sum(m.file_size for m in members)
+    if uncompressed > MAX_XLSX_UNCOMPRESSED_BYTES or uncompressed / compressed > MAX_XLSX_COMPRESSION_RATIO:
+        raise UploadReadError(
+            name,
+            [
+                {
+                    "message": (
+                        f"the workbook would unpack to {uncompressed:,} bytes from {compressed:,}; "
+                        "it was not opened (send large tables as CSV)"
+                    )
+                }
+            ],
+        )
+
+
+def _read_xlsx(path: Path, name: str, expected: list[str], allow_footnotes: bool) -> UploadTable:
+    import openpyxl
+
+    _check_zip(path, name)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=False, data_only=False)
+    except Exception as exc:  # openpyxl raises many types for damaged workbooks
+        raise UploadReadError(name, [{"message": f"the workbook cannot be opened: {exc}"}]) from exc
+    sheet = _data_sheet(workbook, expected)
+    # Formula cells come back as their "=…" text and are refused, with the rest, by the
+    # same row checks as CSV cells.
+    rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    table = _table_from_rows(rows, name, expected, allow_footnotes, first_row_number=1)
+    merged = [
+        str(r)
+        for r in sheet.merged_cells.ranges
+        if r.max_row > table.header_row - 1 and r.min_row >= table.header_row
+    ]
+    if merged:
+        message = "merged cells inside the table: unmerge them and repeat the value in each row"
+        raise UploadReadError(name, [{"message": f"{message} ({', '.join(merged[:5])})"}])
+    table.file_format, table.sheet = "xlsx", sheet.title
+    return table
+
+
+def _data_sheet(workbook, expected: list[str]):
+    """The sheet whose first rows name the most expected columns (not just the first)."""
+    wanted = {_normalise(c) for c in expected}
+
+    def score(sheet) -> int:
+        best = 0
+        for row in sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True):
+            best = max(best, len({_normalise(_cell_text(v)) for v in row} & wanted))
+        return best
+
+    return max(workbook.worksheets, key=score)
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value).strip()
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(text).strip().lower()).strip("_")
+
+
+def _table_from_rows(
+    rows: list[list[str]], name: str, expected: list[str], allow_footnotes: bool, *, first_row_number: int
+) -> UploadTable:
+    wanted = {_normalise(c): c for c in expected}
+    header_index = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        matches = {_normalise(cell) for cell in row} & set(wanted)
+        if len(matches) >= max(2, len(wanted) // 2):
+            header_index = index
+            break
+    if header_index is None:
+        raise UploadReadError(
+            name,
+            [
+                {
+                    "message": "no header row naming the dataset's columns was found in the first "
+                    f"{HEADER_SEARCH_ROWS} rows; expected columns such as {', '.join(expected[:6])} "
+                    "(is this the right dataset or template?)"
+                }
+            ],
+        )
+    header = [wanted.get(_normalise(cell), cell.strip()) for cell in rows[header_index]]
+    while header and not header[-1]:
+        header.pop()  # trailing empty header cells (a trailing separator, a formatted column)
+    body: list[list[str]] = []
+    numbers: list[int] = []
+    ignored: list[dict] = []
+    problems: list[dict] = []
+    for offset, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
+        cells = [c.strip() for c in row] + [""] * max(0, len(header) - len(row))
+        if not any(cells):
+            continue
+        if any(cells[len(header) :]):
+            problems.append(
+                {"row": offset, "message": f"the row has {len(row)} cells, the header {len(header)}"}
+            )
+            continue
+        if _is_footnote(cells):
+            if allow_footnotes:
+                ignored.append({"row": offset, "value": cells[0], "reason": "footnote"})
+                continue
+            problems.append(
+                {
+                    "row": offset,
+                    "value": cells[0],
+                    "message": "a note below the table; remove it from the file",
+                }
+            )
+            continue
+        for column, cell in zip(header, cells, strict=False):
+            if cell.startswith(("=", "@")):
+                problems.append(
+                    {
+                        "row": offset,
+                        "column": column,
+                        "value": cell,
+                        "message": "a spreadsheet formula is not data; type the value itself",
+                    }
+                )
+        body.append(cells[: len(header)])
+        numbers.append(offset + first_row_number - 1)
+    if problems:
+        raise UploadReadError(name, problems)
+    if not body:
+        raise UploadReadError(name, [{"message": "the file has a header but no data rows"}])
+    frame = pd.DataFrame(body, columns=header, dtype="string")
+    frame["source_row_number"] = pd.array(numbers, dtype="Int64")
+    return UploadTable(
+        file_name=name, frame=frame, file_format="", header_row=header_index + 1, ignored_rows=ignored
+    )
+
+
+def _is_footnote(cells: list[str]) -> bool:
+    filled = [c for c in cells if c]
+    return len(filled) == 1 and bool(cells[0]) and cells[0].lower().startswith(FOOTNOTE_PREFIXES)
+
+
+def parse_count(text: str) -> float | None:
+    """A number as people type it: '1,234', '1 234', '1234.0'; '' is missing."""
+    cleaned = str(text).strip().replace("\u00a0", "").replace(" ", "")
+    if cleaned == "":
+        return None
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", cleaned):
+        cleaned = cleaned.replace(",", "")
+    return float(cleaned)
