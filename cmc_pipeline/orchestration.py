@@ -30,6 +30,7 @@ class BuildOutcome:
     run_id: str
     failures: list[str] = field(default_factory=list)
     checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # asset, check, passed, severity
+    skipped: list[str] = field(default_factory=list)  # assets not materialised on purpose, with why
 
 
 def load_definitions() -> dg.Definitions:
@@ -63,6 +64,11 @@ def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
         for event in result.all_events:
             if event.is_step_failure:
                 outcome.failures.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+            if event.is_asset_observation:
+                observation = event.asset_observation_data.asset_observation
+                if "skipped" in observation.metadata:
+                    reason = observation.metadata["skipped"].value
+                    outcome.skipped.append(f"{observation.asset_key.to_user_string()}: {reason}")
         for evaluation in result.get_asset_check_evaluations():
             outcome.checks.append(
                 (
@@ -125,6 +131,10 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         state = "succeeded" if outcome.success else "FAILED"
         lines.append(f"Build {state} (Dagster run {outcome.run_id}; see it with `make dev`).")
         lines.extend(f"  failed step {f}" for f in outcome.failures)
+        lines.extend(
+            f"  not loaded: {s} (its downstream tables are skipped too)"
+            for s in dict.fromkeys(outcome.skipped)
+        )
     lines.append(f"Warehouse: {warehouse.url}")
     tables = warehouse.query(
         "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
@@ -143,7 +153,7 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         for row in by_source.itertuples():
             label = f"  [{DEMONSTRATION_LABEL} in part]" if row.demo else ""
             lines.append(
-                f"  {row.source:<16} {row.n:>8,} observations, {row.countries} countries, "
+                f"  {row.source:<20} {row.n:>8,} observations, {row.countries} countries, "
                 f"{row.indicators} indicators{label}"
             )
         total = warehouse.query("SELECT count(DISTINCT country_iso3) AS n FROM core.fact_observation")
