@@ -105,22 +105,63 @@ def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
     importer = {"ilostat": open_data.import_ilostat_file, "worldbank": open_data.import_worldbank_file}[kind]
     report = importer(path, warehouse, settings.raw_dir(), uploader=f"cmc import {kind}")
     fact_report = open_data.build_fact_observations(warehouse, report.countries)
-    instance = dg.DagsterInstance.get()
-    from cmc_pipeline.defs.metadata import materialize_result
+    _record_imports([report, fact_report], kind, path)
+    return report, fact_report
 
-    for step_report in (report, fact_report):
+
+def import_migration_file(kind: str, path: Path) -> list[LoadReport]:
+    """Load a UN DESA workbook (then rebuild corridors and its countries' facts) or a
+    governance-needs workbook, and record the materialisations for the UI."""
+    from cmc_pipeline.lib import governance_needs, migration_data
+
+    warehouse = Warehouse(settings.warehouse_url())
+    uploader = f"cmc import {kind}"
+    if kind == "undesa":
+        report = migration_data.import_undesa_file(path, warehouse, settings.raw_dir(), uploader=uploader)
+        cmc = [c for c in cmc_iso3_codes() if c in report.countries]
+        reports = [
+            report,
+            migration_data.build_migration_corridors(warehouse),
+            open_data.build_fact_observations(warehouse, cmc),
+        ]
+    elif kind == "governance_needs":
+        body = Path(path).read_bytes()
+        reports = [
+            governance_needs.load_workbook_into_warehouse(
+                body,
+                Path(path).name,
+                warehouse,
+                settings.raw_dir(),
+                demonstration=False,
+                provenance={"uploader": uploader, "url": str(path)},
+            )
+        ]
+    else:
+        raise ValueError(f"no importer for {kind!r}")
+    _record_imports(reports, kind, path)
+    return reports
+
+
+def _record_imports(reports: list[LoadReport], kind: str, path: Path) -> None:
+    """Report each table an import changed to the Dagster instance, so the asset's
+    history in the UI shows it (one event per country partition for partitioned tables)."""
+    from cmc_pipeline.defs.metadata import materialize_result
+    from cmc_pipeline.defs.partitions import PARTITIONED_TABLES
+
+    instance = dg.DagsterInstance.get()
+    for step_report in reports:
         key = dg.AssetKey(step_report.table.split("."))
         metadata = materialize_result(step_report).metadata or {}
-        for country in step_report.countries:
+        partitions = step_report.countries if step_report.table in PARTITIONED_TABLES else [None]
+        for partition in partitions:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
                     asset_key=key,
-                    partition=country,
+                    partition=partition,
                     metadata={**metadata, "imported_file": str(path)},
                     description=f"cmc import {kind} {path.name}",
                 )
             )
-    return report, fact_report
 
 
 def summarise_warehouse(outcome: BuildOutcome | None) -> str:

@@ -111,11 +111,11 @@ def build_workbook(rows: list[dict] | None = None, *, note: str = ""):
 
     lines = [
         ("Governance needs workbook — Caribbean Migration Consultations", True),
-        (note, bool(note)),
+        *([(note, True)] if note else []),
         (
             "Key one finding or need per row in the 'Findings' sheet. Row 1 holds the column names: "
-            "do not rename, reorder or delete them. Pick country, domain, priority and status score "
-            "from the drop-down lists.",
+            "do not rename or delete them. Pick country, domain, priority and status score from the "
+            "drop-down lists.",
             False,
         ),
         (
@@ -126,9 +126,8 @@ def build_workbook(rows: list[dict] | None = None, *, note: str = ""):
         ("", False),
     ]
     for text, bold in lines:
-        if text or not bold:
-            instructions.append([text])
-            instructions.cell(instructions.max_row, 1).font = Font(bold=bold)
+        instructions.append([text])
+        instructions.cell(instructions.max_row, 1).font = Font(bold=bold)
     instructions.append(["Column", "Required", "What to enter", "Allowed values", "Example"])
     for cell in instructions[instructions.max_row]:
         cell.font = Font(bold=True)
