@@ -209,3 +209,42 @@ def test_an_imported_official_workbook_survives_the_next_demonstration_build(tmp
         "SELECT bool_or(demonstration_data) AS demo, count(*) AS n FROM staging.undesa_migrant_stock"
     )
     assert not kept["demo"].iloc[0] and kept["n"].iloc[0] == 5 * len(YEARS) * 3
+
+
+def test_cmc_import_undesa_loads_the_workbook_and_rebuilds_the_facts(tmp_path, data_dir, warehouse):
+    from click.testing import CliRunner
+
+    from cmc_pipeline.cli import main
+
+    workbook = tmp_path / "undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx"
+    workbook.write_bytes(ims_workbook())
+    result = CliRunner().invoke(main, ["import", "undesa", str(workbook)])
+
+    assert result.exit_code == 0, result.output
+    assert "120 rows now in staging.undesa_migrant_stock" in result.output
+    assert "skipped 1 rows: pairs without a CMC country" in result.output
+    facts = warehouse.query(
+        "SELECT country_iso3, indicator_id, breakdown_1, value FROM core.fact_observation "
+        "WHERE period = '1990' AND sex = 'SEX_T' ORDER BY 1, 2, 3"
+    )
+    assert facts.values.tolist() == [
+        ["JAM", "UNDESA_IMS_EMIGRANT_STOCK", "CRS_RES_TOTAL", 1000.0],
+        ["JAM", "UNDESA_IMS_EMIGRANT_STOCK", "CRS_RES_USA", 700.0],
+        ["JAM", "UNDESA_IMS_IMMIGRANT_STOCK", "CBR_BIR_FOREIGN", 300.0],
+        ["JAM", "UNDESA_IMS_IMMIGRANT_STOCK", "CBR_BRT_TTO", 50.0],
+        ["TTO", "UNDESA_IMS_EMIGRANT_STOCK", "CRS_RES_JAM", 50.0],
+    ]
+
+
+def test_cmc_import_undesa_refuses_a_bad_workbook_clearly(tmp_path, data_dir):
+    from click.testing import CliRunner
+
+    from cmc_pipeline.cli import main
+
+    workbook = tmp_path / "ims.xlsx"
+    workbook.write_bytes(ims_workbook(sheet="Sheet1"))
+    result = CliRunner().invoke(main, ["import", "undesa", str(workbook)])
+
+    assert result.exit_code != 0
+    assert f"{workbook} was not loaded; the warehouse is unchanged." in result.output
+    assert "no sheet named 'Table 1'" in result.output and "Sheet1" in result.output
