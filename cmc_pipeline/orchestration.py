@@ -146,13 +146,14 @@ def _record_imports(reports: list[LoadReport], kind: str, path: Path) -> None:
     """Report each table an import changed to the Dagster instance, so the asset's
     history in the UI shows it (one event per country partition for partitioned tables)."""
     from cmc_pipeline.defs.metadata import materialize_result
-    from cmc_pipeline.defs.partitions import PARTITIONED_TABLES
+    from cmc_pipeline.lib.contracts import contract_for
 
     instance = dg.DagsterInstance.get()
     for step_report in reports:
         key = dg.AssetKey(step_report.table.split("."))
         metadata = materialize_result(step_report).metadata or {}
-        partitions = step_report.countries if step_report.table in PARTITIONED_TABLES else [None]
+        by_country = contract_for(step_report.table).custom_properties.get("partitioned_by") == "country_iso3"
+        partitions = step_report.countries if by_country else [None]
         for partition in partitions:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(

@@ -15,8 +15,3 @@ batched_backfill = dg.BackfillPolicy.single_run()
 # DuckDB allows one writer per file: every asset that writes the warehouse takes a slot
 # in this pool, whose limit is 1 (set in dagster.yaml).
 WAREHOUSE_POOL = "warehouse"
-
-# Tables whose assets use country_partitions (an import reports them per country).
-PARTITIONED_TABLES = frozenset(
-    {"staging.ilostat_observations", "staging.worldbank_observations", "core.fact_observation"}
-)

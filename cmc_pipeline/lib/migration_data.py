@@ -116,6 +116,10 @@ def undesa_facts(warehouse: Warehouse, batch: list[str]) -> pd.DataFrame:
 
 
 # --- IOM Missing Migrants Project --------------------------------------------------------
+# Incidents are events, not statistics: core.migrant_incident keeps one row per incident
+# (date, place, cause, route, source quality) for lists and maps, including incidents at
+# sea that belong to no country, while core.fact_observation gets the comparable counts by
+# country × year × cause × route that sit beside the other indicators.
 
 
 def load_missing_migrants(
