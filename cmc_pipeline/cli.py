@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from cmc_pipeline import settings
+from cmc_pipeline.lib.templates import TEMPLATE_DATASETS, TEMPLATE_FORMATS
 
 DAGSTER_YAML = """\
 # Local Dagster instance for `make build` and `make dev` (SQLite storage under this
@@ -158,6 +159,59 @@ def export(audience: str, formats: tuple[str, ...], output: Path | None) -> None
     for item in result.skipped:
         click.echo(f"  skipped {item['table']} {item.get('format', '')}: {item['reason']}")
     click.echo(f"Wrote {len(result.files)} files and manifest.json to {folder}")
+
+
+@import_group.command(
+    name="undesa",
+    help="The UN DESA International Migrant Stock 'destination and origin' workbook "
+    "(undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx).",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_undesa(file: Path) -> None:
+    _import_migration_file("undesa", file)
+
+
+@import_group.command(
+    name="governance_needs", help="A governance-needs workbook keyed from `cmc template governance_needs`."
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_governance_needs(file: Path) -> None:
+    _import_migration_file("governance_needs", file)
+
+
+def _import_migration_file(kind: str, path: Path) -> None:
+    prepare_dagster_home()
+    from cmc_pipeline.lib.governance_needs import GovernanceWorkbookError
+    from cmc_pipeline.lib.harmonise import HarmonisationError
+    from cmc_pipeline.lib.http import SourceError
+    from cmc_pipeline.orchestration import import_migration_file
+
+    try:
+        reports = import_migration_file(kind, path)
+    except (SourceError, HarmonisationError, GovernanceWorkbookError) as exc:
+        raise click.ClickException(f"{path} was not loaded; the warehouse is unchanged.\n{exc}") from exc
+    for report in reports:
+        click.echo(f"{report.rows_written:>8,} rows now in {report.table}")
+        for reason, count in report.skipped.items():
+            click.echo(f"  skipped {count} rows: {reason}")
+
+
+@main.command(help="Write an empty template for a dataset that people key or upload.")
+@click.argument("dataset", type=click.Choice(TEMPLATE_DATASETS))
+@click.option(
+    "--format", "file_format", type=click.Choice(TEMPLATE_FORMATS), default="xlsx", show_default=True
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: ./DATASET_template.FORMAT"
+)
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+def template(dataset: str, file_format: str, output: Path | None, force: bool) -> None:
+    from cmc_pipeline.lib.templates import write_template
+
+    try:
+        click.echo(f"Wrote {write_template(dataset, file_format, output, overwrite=force)}")
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group(help="Recorded upstream responses used in snapshot mode.")

@@ -30,6 +30,7 @@ class BuildOutcome:
     run_id: str
     failures: list[str] = field(default_factory=list)
     checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # asset, check, passed, severity
+    skipped: list[str] = field(default_factory=list)  # assets not materialised on purpose, with why
 
 
 def load_definitions() -> dg.Definitions:
@@ -63,6 +64,11 @@ def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
         for event in result.all_events:
             if event.is_step_failure:
                 outcome.failures.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+            if event.is_asset_observation:
+                observation = event.asset_observation_data.asset_observation
+                if "skipped" in observation.metadata:
+                    reason = observation.metadata["skipped"].value
+                    outcome.skipped.append(f"{observation.asset_key.to_user_string()}: {reason}")
         for evaluation in result.get_asset_check_evaluations():
             outcome.checks.append(
                 (
@@ -99,22 +105,64 @@ def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
     importer = {"ilostat": open_data.import_ilostat_file, "worldbank": open_data.import_worldbank_file}[kind]
     report = importer(path, warehouse, settings.raw_dir(), uploader=f"cmc import {kind}")
     fact_report = open_data.build_fact_observations(warehouse, report.countries)
-    instance = dg.DagsterInstance.get()
-    from cmc_pipeline.defs.metadata import materialize_result
+    _record_imports([report, fact_report], kind, path)
+    return report, fact_report
 
-    for step_report in (report, fact_report):
+
+def import_migration_file(kind: str, path: Path) -> list[LoadReport]:
+    """Load a UN DESA workbook (then rebuild corridors and its countries' facts) or a
+    governance-needs workbook, and record the materialisations for the UI."""
+    from cmc_pipeline.lib import governance_needs, migration_data
+
+    warehouse = Warehouse(settings.warehouse_url())
+    uploader = f"cmc import {kind}"
+    if kind == "undesa":
+        report = migration_data.import_undesa_file(path, warehouse, settings.raw_dir(), uploader=uploader)
+        cmc = [c for c in cmc_iso3_codes() if c in report.countries]
+        reports = [
+            report,
+            migration_data.build_migration_corridors(warehouse),
+            open_data.build_fact_observations(warehouse, cmc),
+        ]
+    elif kind == "governance_needs":
+        body = Path(path).read_bytes()
+        reports = [
+            governance_needs.load_workbook_into_warehouse(
+                body,
+                Path(path).name,
+                warehouse,
+                settings.raw_dir(),
+                demonstration=False,
+                provenance={"uploader": uploader, "url": str(path)},
+            )
+        ]
+    else:
+        raise ValueError(f"no importer for {kind!r}")
+    _record_imports(reports, kind, path)
+    return reports
+
+
+def _record_imports(reports: list[LoadReport], kind: str, path: Path) -> None:
+    """Report each table an import changed to the Dagster instance, so the asset's
+    history in the UI shows it (one event per country partition for partitioned tables)."""
+    from cmc_pipeline.defs.metadata import materialize_result
+    from cmc_pipeline.lib.contracts import contract_for
+
+    instance = dg.DagsterInstance.get()
+    for step_report in reports:
         key = dg.AssetKey(step_report.table.split("."))
         metadata = materialize_result(step_report).metadata or {}
-        for country in step_report.countries:
+        by_country = contract_for(step_report.table).custom_properties.get("partitioned_by") == "country_iso3"
+        partitions = step_report.countries if by_country else [None]
+        for partition in partitions:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(
                     asset_key=key,
-                    partition=country,
+                    partition=partition,
                     metadata={**metadata, "imported_file": str(path)},
                     description=f"cmc import {kind} {path.name}",
                 )
             )
-    return report, fact_report
 
 
 def summarise_warehouse(outcome: BuildOutcome | None) -> str:
@@ -125,6 +173,10 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         state = "succeeded" if outcome.success else "FAILED"
         lines.append(f"Build {state} (Dagster run {outcome.run_id}; see it with `make dev`).")
         lines.extend(f"  failed step {f}" for f in outcome.failures)
+        lines.extend(
+            f"  not loaded: {s} (its downstream tables are skipped too)"
+            for s in dict.fromkeys(outcome.skipped)
+        )
     lines.append(f"Warehouse: {warehouse.url}")
     tables = warehouse.query(
         "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
@@ -143,7 +195,7 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         for row in by_source.itertuples():
             label = f"  [{DEMONSTRATION_LABEL} in part]" if row.demo else ""
             lines.append(
-                f"  {row.source:<16} {row.n:>8,} observations, {row.countries} countries, "
+                f"  {row.source:<20} {row.n:>8,} observations, {row.countries} countries, "
                 f"{row.indicators} indicators{label}"
             )
         total = warehouse.query("SELECT count(DISTINCT country_iso3) AS n FROM core.fact_observation")

@@ -40,3 +40,9 @@ def dagster_home() -> Path:
 def source_mode() -> str:
     """``snapshot`` (bundled recorded responses, the default) or ``live`` (the APIs)."""
     return os.environ.get("CMC_SOURCE_MODE", "snapshot")
+
+
+def governance_needs_workbook() -> str:
+    """The analysts' governance-needs workbook to load; empty means the bundled
+    demonstration workbook."""
+    return os.environ.get("CMC_GOVERNANCE_NEEDS_WORKBOOK", "")

@@ -14,6 +14,8 @@ from cmc_pipeline.lib.reference import ilostat_indicators, worldbank_indicators
 from cmc_pipeline.lib.snapshot_recording import record_all
 from cmc_pipeline.lib.snapshots import SnapshotStore
 from cmc_pipeline.lib.sources.ilostat import IlostatClient
+from cmc_pipeline.lib.sources.missing_migrants import MissingMigrantsClient
+from cmc_pipeline.lib.sources.undesa import UndesaClient
 from cmc_pipeline.lib.sources.worldbank import WorldBankClient
 
 FAST = http.HttpSettings(retries=0, backoff_factor=0)
@@ -60,12 +62,19 @@ def test_recording_replaces_bundled_files_and_marks_them_real(tmp_path):
             store,
             IlostatClient(mode="live", http_settings=FAST),
             WorldBankClient(mode="live", http_settings=FAST),
+            # These two are re-recorded from the bundle: their labels must survive.
+            MissingMigrantsClient(mode="snapshot", snapshots=bundled),
+            UndesaClient(mode="snapshot", snapshots=bundled),
         )
     )
-    assert len(lines) == len(ilostat_indicators()) + len(worldbank_indicators())
+    assert len([line for line in lines if line.startswith(("ilostat", "worldbank"))]) == len(
+        ilostat_indicators()
+    ) + len(worldbank_indicators())
 
     recorded = SnapshotStore(snapshot_copy)
-    assert not any(e.demonstration for e in recorded.entries())
+    live_sources = [e for e in recorded.entries() if e.source in ("ilostat", "worldbank")]
+    assert live_sources and not any(e.demonstration for e in live_sources)
+    assert all(e.demonstration for e in recorded.entries() if e.source == "undesa")
     population = recorded.pages("worldbank_v2", "SP.POP.TOTL")
     assert [p.page for p in population] == [1]  # the stale bundled page 2 is gone
     assert not (snapshot_copy / "worldbank" / "SP.POP.TOTL_p2.json").exists()

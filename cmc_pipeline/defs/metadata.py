@@ -61,6 +61,10 @@ def materialize_result(report: LoadReport) -> dg.MaterializeResult:
         metadata["countries_without_rows"] = ", ".join(report.countries_without_rows)
     if report.demonstration:
         metadata["data_label"] = DEMONSTRATION_LABEL
+    level = contract.custom_properties.get("dissemination_level", "public")
+    if level != "public":
+        # Said on every materialisation, so nobody exports such a table unawares.
+        metadata["dissemination_level"] = level
     if report.preview is not None and len(report.preview):
         metadata["preview"] = dg.MetadataValue.md(report.preview.to_markdown(index=False))
     return dg.MaterializeResult(metadata=metadata)

@@ -278,3 +278,259 @@ def _keep_informative_rows(facts: pd.DataFrame) -> pd.DataFrame:
     key = FACT_COLUMNS[:8]
     facts = facts.sort_values("loaded_at", kind="stable").drop_duplicates(key, keep="last")
     return facts[FACT_COLUMNS].sort_values(key).reset_index(drop=True)
+
+
+# --- UN DESA International Migrant Stock -------------------------------------------------
+
+SOURCE_UNDESA = "UN DESA IMS"
+UNDESA_SEX = {"both sexes": "SEX_T", "male": "SEX_M", "female": "SEX_F"}
+UNDESA_SERIES = "IMS destination and origin, Table 1"
+
+
+def undesa_to_facts(staging: pd.DataFrame, batch: Iterable[str]) -> pd.DataFrame:
+    """Stocks of the batch's countries, both directions: migrants living in the country by
+    origin (``CBR_BRT_<ISO3>``, all origins ``CBR_BIR_FOREIGN``) and people born there
+    living abroad by destination (``CRS_RES_<ISO3>``, all destinations ``CRS_RES_TOTAL``).
+
+    Regions and groups other than the world total are left out on purpose: the warehouse
+    computes its own regional figures from countries.
+    """
+    batch = list(batch)
+    immigrants = staging[
+        staging["destination_iso3"].isin(batch) & staging["origin_kind"].isin(["country", "world"])
+    ]
+    emigrants = staging[
+        staging["origin_iso3"].isin(batch) & staging["destination_kind"].isin(["country", "world"])
+    ]
+    parts = [
+        _undesa_facts(
+            immigrants,
+            immigrants["destination_iso3"],
+            "UNDESA_IMS_IMMIGRANT_STOCK",
+            ("CBR_BRT_" + immigrants["origin_iso3"]).fillna("CBR_BIR_FOREIGN"),
+        ),
+        _undesa_facts(
+            emigrants,
+            emigrants["origin_iso3"],
+            "UNDESA_IMS_EMIGRANT_STOCK",
+            ("CRS_RES_" + emigrants["destination_iso3"]).fillna("CRS_RES_TOTAL"),
+        ),
+    ]
+    return _keep_informative_rows(pd.concat(parts, ignore_index=True))
+
+
+def _undesa_facts(rows: pd.DataFrame, country: pd.Series, indicator_id: str, breakdown: pd.Series):
+    unknown_sex = ~rows["sex"].isin(list(UNDESA_SEX))
+    if unknown_sex.any():
+        raise HarmonisationError(
+            f"UN DESA sex blocks with no mapping: {sorted(set(rows['sex'][unknown_sex]))}"
+        )
+    return pd.DataFrame(
+        {
+            "country_iso3": country,
+            "period": rows["year"].astype("string"),
+            "indicator_id": indicator_id,
+            "sex": rows["sex"].map(UNDESA_SEX),
+            "age": NOT_APPLICABLE,
+            "breakdown_1": breakdown,
+            "breakdown_2": NOT_APPLICABLE,
+            "source": SOURCE_UNDESA,
+            "frequency": "A",
+            "value": rows["value"],
+            "unit": "persons",
+            "unit_multiplier": 0,
+            "obs_status": pd.NA,
+            "source_series_id": UNDESA_SERIES,
+            "source_survey": rows["data_type"],
+            "raw_sha256": rows["raw_sha256"],
+            "demonstration_data": rows["demonstration_data"],
+            "loaded_at": rows["loaded_at"],
+        }
+    )
+
+
+def undesa_to_corridors(staging: pd.DataFrame) -> pd.DataFrame:
+    """Country-to-country stocks (both ends with an ISO3 code) that have a value."""
+    pairs = staging[
+        staging["origin_iso3"].notna() & staging["destination_iso3"].notna() & staging["value"].notna()
+    ]
+    corridors = pd.DataFrame(
+        {
+            "origin_iso3": pairs["origin_iso3"],
+            "destination_iso3": pairs["destination_iso3"],
+            "period": pairs["year"].astype("string"),
+            "sex": pairs["sex"].map(UNDESA_SEX),
+            "stock": pairs["value"],
+            "origin_name": pairs["origin_name"],
+            "destination_name": pairs["destination_name"],
+            "data_type": pairs["data_type"],
+            "source": SOURCE_UNDESA,
+            "raw_sha256": pairs["raw_sha256"],
+            "demonstration_data": pairs["demonstration_data"],
+            "loaded_at": pairs["loaded_at"],
+        }
+    )
+    if corridors["sex"].isna().any():
+        raise HarmonisationError(
+            f"UN DESA sex blocks with no mapping: {sorted(set(pairs['sex']) - set(UNDESA_SEX))}"
+        )
+    return corridors.sort_values(["origin_iso3", "destination_iso3", "period", "sex"]).reset_index(drop=True)
+
+
+# --- IOM Missing Migrants Project --------------------------------------------------------
+
+SOURCE_MISSING_MIGRANTS = "IOM Missing Migrants"
+ROUTE_NOT_STATED = "MMP_RTE_NOT_STATED"
+
+
+def missing_migrants_to_incidents(staging: pd.DataFrame) -> pd.DataFrame:
+    """``core.migrant_incident`` rows: CMC country, cause and route codes, whole numbers."""
+    from cmc_pipeline.lib.reference import missing_migrants_codes
+
+    codes = missing_migrants_codes()
+    located = staging.assign(dataset_id=staging["dataset_year"].astype("string"))
+    unmapped = UnmappedValues("Missing Migrants incidents cannot be harmonised")
+
+    causes = located["cause_of_death"].map(
+        lambda v: codes["cause"].get(fold_name(v)) if isinstance(v, str) else None
+    )
+    unmapped.add("cause_of_death", located[causes.isna()], located["cause_of_death"][causes.isna()])
+    # Most incidents name no route: that is "not stated", not an unmapped route.
+    routes = located["migration_route"].map(
+        lambda v: codes["route"].get(fold_name(v)) if isinstance(v, str) and v.strip() else ROUTE_NOT_STATED
+    )
+    unmapped.add("migration_route", located[routes.isna()], located["migration_route"][routes.isna()])
+    years = located["incident_year"].str.extract(r"^\s*(\d{4})", expand=False)
+    unmapped.add("incident_year", located[years.isna()], located["incident_year"][years.isna()])
+    unmapped.raise_if_any()
+
+    def whole(column: str) -> pd.Series:
+        return located[column].round().astype("Int64")
+
+    incidents = pd.DataFrame(
+        {
+            "incident_id": located["incident_id"],
+            "period": years,
+            "incident_date": pd.to_datetime(
+                located["incident_date"], errors="coerce", format="mixed"
+            ).dt.normalize(),
+            "country_iso3": located["country_of_incident"].map(
+                lambda v: resolve_country(v) if isinstance(v, str) else None
+            ),
+            "country_of_incident": located["country_of_incident"],
+            "cause_code": causes,
+            "route_code": routes,
+            "dead": whole("number_dead"),
+            "missing": whole("number_missing"),
+            "dead_and_missing": whole("total_dead_and_missing"),
+            "survivors": whole("number_survivors"),
+            "country_of_origin": located["country_of_origin"],
+            "source_quality": located["source_quality"],
+            "raw_sha256": located["raw_sha256"],
+            "demonstration_data": located["demonstration_data"],
+            "loaded_at": located["loaded_at"],
+        }
+    )
+    return incidents.sort_values("incident_id").reset_index(drop=True)
+
+
+def incidents_to_facts(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Dead and missing, and incident counts, by country × year × cause × route."""
+    located = incidents[incidents["country_iso3"].notna()]
+    keys = ["country_iso3", "period", "cause_code", "route_code"]
+    grouped = located.groupby(keys, sort=True).agg(
+        dead_and_missing=("dead_and_missing", "sum"),
+        incidents=("incident_id", "count"),
+        raw_sha256=("raw_sha256", "first"),
+        demonstration_data=("demonstration_data", "any"),
+        loaded_at=("loaded_at", "max"),
+    )
+    grouped = grouped.reset_index()
+    parts = []
+    for indicator_id, column, unit in (
+        ("MMP_DEAD_MISSING", "dead_and_missing", "persons"),
+        ("MMP_INCIDENTS", "incidents", "incidents"),
+    ):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "country_iso3": grouped["country_iso3"],
+                    "period": grouped["period"],
+                    "indicator_id": indicator_id,
+                    "sex": "SEX_T",
+                    "age": NOT_APPLICABLE,
+                    "breakdown_1": grouped["cause_code"],
+                    "breakdown_2": grouped["route_code"],
+                    "source": SOURCE_MISSING_MIGRANTS,
+                    "frequency": "A",
+                    "value": grouped[column].astype("Float64"),
+                    "unit": unit,
+                    "unit_multiplier": 0,
+                    "obs_status": pd.NA,
+                    "source_series_id": "global-figures json",
+                    "source_survey": pd.NA,
+                    "raw_sha256": grouped["raw_sha256"],
+                    "demonstration_data": grouped["demonstration_data"],
+                    "loaded_at": grouped["loaded_at"],
+                }
+            )
+        )
+    if not parts[0].empty:
+        return _keep_informative_rows(pd.concat(parts, ignore_index=True))
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in FACT_COLUMNS})
+
+
+# --- IOM Displacement Tracking Matrix ----------------------------------------------------
+
+SOURCE_DTM = "IOM DTM"
+
+
+def dtm_to_displacement(staging: pd.DataFrame) -> pd.DataFrame:
+    """``core.displacement`` rows: one per record and sex (total, males, females)."""
+    from cmc_pipeline.lib.sources.dtm import RESTRICTED
+
+    dates = pd.to_datetime(staging["reporting_date"].str.slice(0, 10), errors="coerce", format="%Y-%m-%d")
+    bad = dates.isna()
+    if bad.any():
+        raise HarmonisationError(
+            "DTM reporting dates that are not YYYY-MM-DD…: "
+            + ", ".join(
+                f"{v!r} (record {n})"
+                for v, n in zip(
+                    staging["reporting_date"][bad], staging["source_row_number"][bad], strict=True
+                )
+            )
+        )
+    common = {
+        "country_iso3": staging["country_iso3"],
+        "operation": staging["operation"],
+        "reporting_date": dates,
+        "round_number": staging["round_number"].fillna(0),
+        "displacement_reason": staging["displacement_reason"].fillna("not stated").replace("", "not stated"),
+        "indicator_id": "DTM_IDP_PRESENT",
+        "assessment_type": staging["assessment_type"],
+        "source": SOURCE_DTM,
+        "dissemination_level": RESTRICTED,
+        "raw_sha256": staging["raw_sha256"],
+        "loaded_at": staging["loaded_at"],
+    }
+    parts = [
+        pd.DataFrame({**common, "sex": sex, "idps": staging[column]})
+        for sex, column in (
+            ("SEX_T", "num_present_idp_ind"),
+            ("SEX_M", "number_males"),
+            ("SEX_F", "number_females"),
+        )
+    ]
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows[(rows["sex"] == "SEX_T") | rows["idps"].notna()]
+    key = ["country_iso3", "operation", "reporting_date", "round_number", "displacement_reason", "sex"]
+    duplicated = rows.duplicated(key, keep=False)
+    if duplicated.any():
+        first = rows[duplicated].iloc[0]
+        raise HarmonisationError(
+            f"DTM records repeat the same country, operation, date, round and reason "
+            f"({int(duplicated.sum())} rows), e.g. {first['country_iso3']} {first['operation']!r} "
+            f"{first['reporting_date']:%Y-%m-%d} round {first['round_number']}"
+        )
+    return rows.sort_values(key).reset_index(drop=True)

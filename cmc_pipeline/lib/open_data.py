@@ -21,6 +21,7 @@ from cmc_pipeline.lib.reference import (
     LICENCES,
     countries,
     ilostat_indicators,
+    migration_indicators,
     worldbank_indicators,
 )
 from cmc_pipeline.lib.sources import ilostat, worldbank
@@ -31,6 +32,13 @@ ILOSTAT_STAGING = "staging.ilostat_observations"
 WORLDBANK_STAGING = "staging.worldbank_observations"
 FACT_TABLE = "core.fact_observation"
 ILOSTAT_API_GENERATIONS = ["ilostat_bulk", "ilostat_sdmx"]
+# Every source whose slice of the fact table build_fact_observations replaces.
+FACT_SOURCES = [
+    harmonise.SOURCE_ILOSTAT,
+    harmonise.SOURCE_WORLDBANK,
+    harmonise.SOURCE_UNDESA,
+    harmonise.SOURCE_MISSING_MIGRANTS,
+]
 
 
 @dataclass
@@ -62,7 +70,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _land(response: FetchedResponse, raw_root: Path) -> LandedFile:
+PRODUCERS = {
+    "ilostat": "ILO (ILOSTAT)",
+    "worldbank": "World Bank",
+    "undesa": "UN DESA Population Division",
+    "missing_migrants": "IOM Missing Migrants Project",
+    "dtm": "IOM Displacement Tracking Matrix",
+}
+
+
+def land_response(response: FetchedResponse, raw_root: Path, *, uploader: str | None = None) -> LandedFile:
+    """Keep a fetched response (or a user's file, with ``uploader``) in the raw store."""
+    origin = {"uploader": uploader, "original_name": Path(response.url).name} if uploader else {}
     return land_bytes(
         raw_root,
         response.source,
@@ -71,11 +90,12 @@ def _land(response: FetchedResponse, raw_root: Path) -> LandedFile:
         provenance={
             "url": response.url,
             "retrieved_at": response.retrieved_at,
-            "producer": "ILO (ILOSTAT)" if response.source == "ilostat" else "World Bank",
+            "producer": PRODUCERS[response.source],
             "licence": LICENCES[response.source],
             "api": response.api,
             "dataset": response.dataset_id,
             "demonstration_data": response.demonstration,
+            **origin,
         },
     )
 
@@ -102,7 +122,7 @@ def load_ilostat(
     parsed: list[pd.DataFrame] = []
     for indicator in ilostat_indicators():
         response = client.fetch(indicator, batch)
-        landed = _land(response, raw_root)
+        landed = land_response(response, raw_root)
         report.note_landing(response, landed)
         rows = ilostat.parse_response(response, indicator)
         parsed.append(
@@ -182,7 +202,7 @@ def load_worldbank(
     for indicator in worldbank_indicators():
         pages = client.fetch(indicator.indicator_id, batch)
         for page in pages:
-            landed = _land(page, raw_root)
+            landed = land_response(page, raw_root)
             report.note_landing(page, landed)
             parsed.append(
                 worldbank.parse_api_pages([page]).assign(
@@ -245,19 +265,31 @@ def import_worldbank_file(path: Path, warehouse: Warehouse, raw_root: Path, *, u
 
 def build_fact_observations(warehouse: Warehouse, batch: list[str]) -> LoadReport:
     """Harmonise the staged rows of the batch's countries into ``core.fact_observation``."""
+    # Imported here: migration_data builds on this module's report and landing helpers.
+    from cmc_pipeline.lib import migration_data
+
     report = LoadReport(FACT_TABLE)
     ilostat_rows = warehouse.read_slice(ILOSTAT_STAGING, {"country_iso3": batch})
     worldbank_rows = warehouse.read_slice(WORLDBANK_STAGING, {"country_iso3": batch})
 
     facts = pd.concat(
-        [harmonise.ilostat_to_facts(ilostat_rows), harmonise.worldbank_to_facts(worldbank_rows)],
+        [
+            frame
+            for frame in (
+                harmonise.ilostat_to_facts(ilostat_rows),
+                harmonise.worldbank_to_facts(worldbank_rows),
+                migration_data.undesa_facts(warehouse, batch),
+                migration_data.missing_migrants_facts(warehouse, batch),
+            )
+            if len(frame)
+        ]
+        or [pd.DataFrame(columns=harmonise.FACT_COLUMNS)],
         ignore_index=True,
     )
     report.demonstration = bool(facts["demonstration_data"].any()) if len(facts) else False
+    # Each source owns its slice: a source with no rows for these countries now leaves none.
     report.rows_written = warehouse.replace_slice(
-        FACT_TABLE,
-        facts,
-        {"country_iso3": batch, "source": [harmonise.SOURCE_ILOSTAT, harmonise.SOURCE_WORLDBANK]},
+        FACT_TABLE, facts, {"country_iso3": batch, "source": FACT_SOURCES}
     )
     return _finish_report(report, facts, batch)
 
@@ -283,37 +315,54 @@ def build_dim_country(warehouse: Warehouse) -> LoadReport:
 
 
 def build_dim_indicator(warehouse: Warehouse) -> LoadReport:
-    rows = [
-        {
-            "indicator_id": i.indicator_id,
-            "source": harmonise.SOURCE_ILOSTAT,
-            "label": i.label,
-            "topic": i.topic,
-            "unit": i.unit,
-            "unit_multiplier": i.unit_multiplier,
-            "frequency": i.frequency,
-            "source_ids": "; ".join(
-                f"{name}={value}"
-                for name, value in (("bulk", i.bulk_dataset_id), ("sdmx", i.sdmx_dataflow))
-                if value
-            ),
-            "licence": LICENCES["ilostat"],
-        }
-        for i in ilostat_indicators()
-    ] + [
-        {
-            "indicator_id": i.indicator_id,
-            "source": harmonise.SOURCE_WORLDBANK,
-            "label": i.label,
-            "topic": i.topic,
-            "unit": i.unit,
-            "unit_multiplier": i.unit_multiplier,
-            "frequency": "A",
-            "source_ids": f"wdi={i.indicator_id}",
-            "licence": LICENCES["worldbank"],
-        }
-        for i in worldbank_indicators()
-    ]
+    rows = (
+        [
+            {
+                "indicator_id": i.indicator_id,
+                "source": harmonise.SOURCE_ILOSTAT,
+                "label": i.label,
+                "topic": i.topic,
+                "unit": i.unit,
+                "unit_multiplier": i.unit_multiplier,
+                "frequency": i.frequency,
+                "source_ids": "; ".join(
+                    f"{name}={value}"
+                    for name, value in (("bulk", i.bulk_dataset_id), ("sdmx", i.sdmx_dataflow))
+                    if value
+                ),
+                "licence": LICENCES["ilostat"],
+            }
+            for i in ilostat_indicators()
+        ]
+        + [
+            {
+                "indicator_id": i.indicator_id,
+                "source": harmonise.SOURCE_WORLDBANK,
+                "label": i.label,
+                "topic": i.topic,
+                "unit": i.unit,
+                "unit_multiplier": i.unit_multiplier,
+                "frequency": "A",
+                "source_ids": f"wdi={i.indicator_id}",
+                "licence": LICENCES["worldbank"],
+            }
+            for i in worldbank_indicators()
+        ]
+        + [
+            {
+                "indicator_id": i.indicator_id,
+                "source": i.source,
+                "label": i.label,
+                "topic": i.topic,
+                "unit": i.unit,
+                "unit_multiplier": i.unit_multiplier,
+                "frequency": i.frequency,
+                "source_ids": i.source_ids,
+                "licence": LICENCES[i.licence_key],
+            }
+            for i in migration_indicators()
+        ]
+    )
     frame = pd.DataFrame(rows)
     report = LoadReport("core.dim_indicator", preview=frame.head(10))
     report.rows_written = warehouse.replace_slice("core.dim_indicator", frame, {})

@@ -199,4 +199,106 @@ LICENCES = {
     "worldbank": "CC BY 4.0 (World Bank, World Development Indicators)",
     "undesa": "CC BY 3.0 IGO (UN DESA Population Division)",
     "missing_migrants": "CC BY IGO (IOM Missing Migrants Project)",
+    "dtm": "IOM DTM terms: non-commercial use, no redistribution (restricted)",
+    "governance_needs": "CMC working-group material, keyed from IOM assessment reports",
 }
+
+
+# --- UN M49 (UN DESA locations) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class M49Aggregate:
+    code: str
+    name: str
+    kind: str  # world, region, sdg_region, development_group, income_group, …
+
+
+def _m49_key(code: str | int) -> str:
+    """M49 codes are published as 28, "28" or "028": compare them without leading zeros."""
+    return str(code).strip().lstrip("0") or "0"
+
+
+@cache
+def m49_aggregates() -> dict[str, M49Aggregate]:
+    """Regions, development and income groups UN DESA publishes beside countries, by code.
+
+    From ``reference/m49_aggregates.csv``: every code there is excluded from country
+    figures on purpose, so a code in neither this file nor the country list is an error.
+    """
+    with open(REFERENCE_DIR / "m49_aggregates.csv", encoding="utf-8", newline="") as f:
+        return {
+            _m49_key(row["code"]): M49Aggregate(row["code"], row["name"], row["kind"])
+            for row in csv.DictReader(f)
+        }
+
+
+@cache
+def _m49_countries() -> dict[str, str]:
+    import pycountry  # only needed here; keeps CLI start-up light
+
+    # pycountry's ``numeric`` is the ISO 3166-1 numeric code, which the UN M49 standard
+    # uses for every country or area that has one.
+    return {_m49_key(c.numeric): c.alpha_3 for c in pycountry.countries}
+
+
+def m49_to_iso3(code: str | int) -> str | None:
+    """ISO3 of the country or area with this M49 code, else None."""
+    return _m49_countries().get(_m49_key(code))
+
+
+def m49_aggregate(code: str | int) -> M49Aggregate | None:
+    return m49_aggregates().get(_m49_key(code))
+
+
+# --- indicators of the migration sources (UN DESA, IOM) ---------------------------------
+
+
+@dataclass(frozen=True)
+class MigrationIndicator:
+    indicator_id: str
+    source: str
+    label: str
+    topic: str
+    unit: str
+    unit_multiplier: int
+    frequency: str
+    source_ids: str
+    licence_key: str
+
+
+@cache
+def migration_indicators() -> tuple[MigrationIndicator, ...]:
+    with open(REFERENCE_DIR / "migration_indicators.yaml", encoding="utf-8") as f:
+        entries = yaml.safe_load(f)["indicators"]
+    return tuple(
+        MigrationIndicator(
+            indicator_id=e["indicator_id"],
+            source=e["source"],
+            label=e["label"],
+            topic=e["topic"],
+            unit=e["unit"],
+            unit_multiplier=int(e["unit_multiplier"]),
+            frequency=e["frequency"],
+            source_ids=e["source_ids"],
+            licence_key=e["licence_key"],
+        )
+        for e in entries
+    )
+
+
+def migration_indicator(indicator_id: str) -> MigrationIndicator:
+    for indicator in migration_indicators():
+        if indicator.indicator_id == indicator_id:
+            return indicator
+    raise KeyError(f"{indicator_id} is not in reference/migration_indicators.yaml")
+
+
+@cache
+def missing_migrants_codes() -> dict[str, dict[str, str]]:
+    """{dimension: {folded label: code}} for Missing Migrants causes of death and routes."""
+    codes: dict[str, dict[str, str]] = {}
+    with open(REFERENCE_DIR / "missing_migrants_codes.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            codes.setdefault(row["dimension"], {})[fold_name(row["label"])] = row["code"]
+    return codes

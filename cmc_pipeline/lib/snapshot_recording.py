@@ -2,16 +2,21 @@
 
 Run where there is internet. The recorded bodies replace the bundled ones byte-for-byte
 (including any demonstration files), and the manifest marks them as real recordings.
+DTM responses are never recorded: the DTM licence forbids redistribution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cmc_pipeline.lib.http import SourceError
 from cmc_pipeline.lib.reference import cmc_iso3_codes, ilostat_indicators, worldbank_indicators
 from cmc_pipeline.lib.snapshots import SnapshotEntry, SnapshotStore
+from cmc_pipeline.lib.sources import missing_migrants, undesa
 from cmc_pipeline.lib.sources.common import FetchedResponse
 from cmc_pipeline.lib.sources.ilostat import IlostatClient
+from cmc_pipeline.lib.sources.missing_migrants import MissingMigrantsClient
+from cmc_pipeline.lib.sources.undesa import UndesaClient
 from cmc_pipeline.lib.sources.worldbank import WorldBankClient
 
 
@@ -24,7 +29,9 @@ def _entry(response: FetchedResponse, file: str) -> SnapshotEntry:
         file=file,
         url=response.url,
         retrieved_at=response.retrieved_at,
-        demonstration=False,
+        # Live answers are never demonstration data; a body re-recorded from another
+        # snapshot keeps the label it had.
+        demonstration=response.demonstration,
         note="recorded live by `cmc snapshot record`",
     )
 
@@ -33,11 +40,15 @@ def record_all(
     store: SnapshotStore | None = None,
     ilostat_client: IlostatClient | None = None,
     worldbank_client: WorldBankClient | None = None,
+    missing_migrants_client: MissingMigrantsClient | None = None,
+    undesa_client: UndesaClient | None = None,
 ) -> Iterator[str]:
     """Record every dataset; yields one progress line per stored file."""
     store = store or SnapshotStore()
     ilostat_client = ilostat_client or IlostatClient(mode="live")
     worldbank_client = worldbank_client or WorldBankClient(mode="live")
+    missing_migrants_client = missing_migrants_client or MissingMigrantsClient(mode="live")
+    undesa_client = undesa_client or UndesaClient(mode="live")
     countries = cmc_iso3_codes()
 
     for indicator in ilostat_indicators():
@@ -59,3 +70,18 @@ def record_all(
         store.record([("worldbank_v2", indicator.indicator_id)], recorded)
         total = sum(len(p.body) for p in pages)
         yield f"worldbank {indicator.indicator_id}: {len(pages)} page(s), {total:,} bytes"
+
+    for response in missing_migrants_client.fetch_all():
+        file = f"missing_migrants/{response.dataset_id}.json"
+        store.record([(missing_migrants.API, response.dataset_id)], [(_entry(response, file), response.body)])
+        yield f"missing_migrants {response.dataset_id}: {len(response.body):,} bytes → {file}"
+
+    try:
+        response = undesa_client.fetch()
+    except SourceError as exc:
+        # The UN site may refuse scripts; the workbook can still be loaded by hand.
+        yield f"undesa: not recorded ({exc}); snapshot left as it was"
+        return
+    file = "undesa/undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx"
+    store.record([(undesa.API, undesa.DATASET_ID)], [(_entry(response, file), response.body)])
+    yield f"undesa {undesa.DATASET_ID}: {len(response.body):,} bytes → {file}"

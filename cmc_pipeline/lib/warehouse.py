@@ -199,7 +199,7 @@ class Warehouse:
 
     def table_exists(self, table: str) -> bool:
         if self.backend == "duckdb" and not Path(self.url).exists():
-            return False
+            return False  # nothing written yet; opening read-only would fail
         schema, name = table.split(".")
         found = self.query(
             "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",

@@ -1096,6 +1096,11 @@ def write_worldbank(countries: list[Country]) -> list[dict]:
 def main() -> None:
     countries = load_countries()
     entries = write_ilostat(countries) + write_worldbank(countries)
+    # Other generators (generate_migration_demo) own the other sources' entries: keep them.
+    manifest_path = SNAPSHOT_DIR / "manifest.json"
+    if manifest_path.exists():
+        previous = json.loads(manifest_path.read_text(encoding="utf-8"))["entries"]
+        entries += [e for e in previous if e["source"] not in ("ilostat", "worldbank")]
     entries.sort(key=lambda e: (e["source"], e["api"], e["dataset"], e["page"]))
     manifest = {"generated_by": GENERATED_BY, "entries": entries}
     write_text("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")

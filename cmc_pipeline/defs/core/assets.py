@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from cmc_pipeline.defs.iom.assets import migrant_incident
 from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.migration_stocks.assets import undesa_migrant_stock
 from cmc_pipeline.defs.open_data.assets import ilostat_observations, worldbank_observations
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
 from cmc_pipeline.defs.resources import WarehouseResource
@@ -46,7 +48,14 @@ def dim_indicator(warehouse: WarehouseResource) -> dg.MaterializeResult:
     partitions_def=country_partitions,
     backfill_policy=batched_backfill,
     pool=WAREHOUSE_POOL,
-    deps=[ilostat_observations, worldbank_observations, dim_country, dim_indicator],
+    deps=[
+        ilostat_observations,
+        worldbank_observations,
+        undesa_migrant_stock,
+        migrant_incident,
+        dim_country,
+        dim_indicator,
+    ],
     metadata=definition_metadata(open_data.FACT_TABLE),
 )
 def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -55,6 +64,9 @@ def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     Harmonised from the staging tables: ISO3 countries, ILO sex/age/breakdown codes
     (``_Z`` where a breakdown does not apply), periods as 2019 / 2019-Q1 / 2019-M01, and an
     explicit unit and multiplier (value × 10^unit_multiplier is the figure in ``unit``).
-    An unmapped code fails the partition and names the values.
+    Sources: ILOSTAT, World Bank WDI, UN DESA migrant stocks (immigrants by origin,
+    emigrants by destination) and IOM Missing Migrants counts by cause and route; each
+    source's rows are replaced as its own slice. An unmapped code fails the partition and
+    names the values.
     """
     return materialize_result(open_data.build_fact_observations(warehouse.get(), context.partition_keys))

@@ -1,0 +1,1 @@
+"""Migration governance needs keyed from IOM assessments."""

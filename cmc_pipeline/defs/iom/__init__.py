@@ -1,0 +1,1 @@
+"""IOM data: Missing Migrants Project incidents and Displacement Tracking Matrix figures."""

@@ -1,0 +1,1 @@
+"""UN DESA International Migrant Stock: staged workbook and the migration corridors."""

@@ -1,0 +1,43 @@
+"""Empty templates for the datasets people key or upload: ``cmc template DATASET``.
+
+Each dataset names the function that renders its template from its data contract; a new
+uploadable dataset adds one line to ``TEMPLATE_BUILDERS``. Builders are imported only when
+used, so that ``cmc --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from cmc_pipeline.lib.raw_store import write_atomically
+
+# dataset → "module:function(file_format) -> bytes"
+TEMPLATE_BUILDERS = {
+    "governance_needs": "cmc_pipeline.lib.governance_needs:template_bytes",
+}
+TEMPLATE_DATASETS = tuple(TEMPLATE_BUILDERS)
+TEMPLATE_FORMATS = ("xlsx", "csv")
+
+
+def template_bytes(dataset: str, file_format: str = "xlsx") -> bytes:
+    if dataset not in TEMPLATE_BUILDERS:
+        raise ValueError(f"no template for {dataset!r}; templates exist for {', '.join(TEMPLATE_DATASETS)}")
+    if file_format not in TEMPLATE_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(TEMPLATE_FORMATS)}, not {file_format!r}")
+    module_name, function_name = TEMPLATE_BUILDERS[dataset].split(":")
+    return getattr(importlib.import_module(module_name), function_name)(file_format)
+
+
+def write_template(
+    dataset: str, file_format: str = "xlsx", output: Path | None = None, *, overwrite: bool = False
+) -> Path:
+    """Write the template and return its path (default ``./<dataset>_template.<format>``).
+
+    An existing file is kept unless ``overwrite``: it may be a workbook someone has keyed.
+    """
+    path = Path(output) if output else Path(f"{dataset}_template.{file_format}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; choose another --output or pass --force to replace it")
+    write_atomically(path, template_bytes(dataset, file_format))
+    return path
