@@ -21,7 +21,9 @@ from cmc_pipeline.lib.warehouse import Warehouse
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Only errors on the console: the summary printed after the run already says what was
+# skipped or failed, in words meant for the person who ran the build.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 @dataclass

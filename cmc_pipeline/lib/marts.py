@@ -27,6 +27,10 @@ LABOUR_MIGRATION = "marts.labour_migration_indicators"
 DATA_COVERAGE = "marts.data_coverage"
 REMITTANCES = "marts.remittances"
 REGIONAL_AGGREGATES = "marts.regional_aggregates"
+MIGRATION_CORRIDORS = "marts.migration_corridors"
+GOVERNANCE_NEEDS = "marts.governance_needs"
+# A need is a regional priority when at least this many countries report it.
+SHARED_NEED_MIN_COUNTRIES = 3
 
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -208,6 +212,70 @@ def build_regional_aggregates(warehouse: Warehouse) -> LoadReport:
     """
     rows = warehouse.replace_with_query(REGIONAL_AGGREGATES, sql, [config["min_reporting_share"]])
     return _report(warehouse, REGIONAL_AGGREGATES, rows)
+
+
+def build_migration_corridors(warehouse: Warehouse) -> LoadReport:
+    """marts.migration_corridors: migrant stocks between an origin and a destination, at
+    least one of them a CMC country, with each corridor's share of the origin's diaspora."""
+    sql = """
+        SELECT c.origin_iso3, c.origin_name, c.destination_iso3, c.destination_name,
+               CAST(c.period AS INTEGER) AS year, c.sex, c.stock,
+               o.country_iso3 IS NOT NULL AS origin_is_cmc,
+               d.country_iso3 IS NOT NULL AS destination_is_cmc,
+               o.country_iso3 IS NOT NULL AND d.country_iso3 IS NOT NULL AS intra_cmc,
+               CASE WHEN sum(c.stock) OVER diaspora > 0
+                    THEN 100.0 * c.stock / sum(c.stock) OVER diaspora END AS share_of_origin_diaspora_pct,
+               c.source, c.demonstration_data
+        FROM core.migration_corridor AS c
+        LEFT JOIN core.dim_country AS o ON o.country_iso3 = c.origin_iso3
+        LEFT JOIN core.dim_country AS d ON d.country_iso3 = c.destination_iso3
+        WHERE o.country_iso3 IS NOT NULL OR d.country_iso3 IS NOT NULL
+        WINDOW diaspora AS (PARTITION BY c.origin_iso3, c.period, c.sex)
+    """
+    return _report(warehouse, MIGRATION_CORRIDORS, warehouse.replace_with_query(MIGRATION_CORRIDORS, sql))
+
+
+def build_governance_needs(warehouse: Warehouse) -> LoadReport:
+    """marts.governance_needs: each country's needs by Migration Governance Framework domain
+    and topic, ranked within the country by priority, with how many countries share the
+    same need; a need several countries share is a regional priority, ranked too."""
+    priority = "CASE priority WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
+    sql = f"""
+        WITH per_country AS (
+            SELECT g.assessment, g.country_iso3, d.name_en AS country_name,
+                   g.mgf_domain_number, g.mgf_domain, g.topic,
+                   count(*) AS needs_recorded,
+                   max({priority}) AS priority_score,
+                   string_agg(g.need, ' | ' ORDER BY g.source_row_number) AS needs,
+                   bool_or(g.demonstration_data) AS demonstration_data
+            FROM core.governance_need AS g
+            JOIN core.dim_country AS d ON d.country_iso3 = g.country_iso3
+            GROUP BY g.assessment, g.country_iso3, d.name_en, g.mgf_domain_number, g.mgf_domain, g.topic
+        ),
+        shared AS (
+            SELECT assessment, mgf_domain_number, topic,
+                   count(DISTINCT country_iso3) AS countries_sharing,
+                   string_agg(country_iso3, ' ' ORDER BY country_iso3) AS sharing_countries,
+                   sum(priority_score) AS regional_priority_score
+            FROM per_country GROUP BY assessment, mgf_domain_number, topic
+        )
+        SELECT p.assessment, p.country_iso3, p.country_name, p.mgf_domain_number, p.mgf_domain, p.topic,
+               p.needs, p.needs_recorded,
+               CASE p.priority_score WHEN 3 THEN 'high' WHEN 2 THEN 'medium' WHEN 1 THEN 'low' END
+                   AS highest_priority,
+               dense_rank() OVER (PARTITION BY p.assessment, p.country_iso3
+                                  ORDER BY p.priority_score DESC, p.needs_recorded DESC) AS rank_in_country,
+               s.countries_sharing, s.sharing_countries,
+               s.countries_sharing >= {SHARED_NEED_MIN_COUNTRIES} AS regional_priority,
+               dense_rank() OVER (PARTITION BY p.assessment
+                                  ORDER BY s.countries_sharing DESC, s.regional_priority_score DESC,
+                                           p.mgf_domain_number, p.topic) AS regional_rank,
+               p.demonstration_data
+        FROM per_country AS p
+        JOIN shared AS s ON s.assessment = p.assessment AND s.mgf_domain_number = p.mgf_domain_number
+                        AND s.topic = p.topic
+    """
+    return _report(warehouse, GOVERNANCE_NEEDS, warehouse.replace_with_query(GOVERNANCE_NEEDS, sql))
 
 
 def _report(warehouse: Warehouse, table: str, rows: int) -> LoadReport:

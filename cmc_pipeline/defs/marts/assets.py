@@ -71,3 +71,29 @@ def regional_aggregates(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per group (CARICOM, OECS, CSME) × additive indicator × year, published only where
     enough members report (``reference/regional_groups.yaml``), with the countries behind it."""
     return materialize_result(marts.build_regional_aggregates(warehouse.get()))
+
+
+@dg.asset(
+    name="migration_corridors",
+    deps=[dg.AssetKey(["core", "migration_corridor"]), COUNTRIES],
+    metadata=definition_metadata(marts.MIGRATION_CORRIDORS),
+    **MART_SETTINGS,
+)
+def migration_corridors(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per origin × destination × year × sex with at least one CMC end: migrants living
+    in each CMC country by origin, and each CMC country's diaspora by destination (UN DESA),
+    with flags for the direction and each corridor's share of the origin's diaspora."""
+    return materialize_result(marts.build_migration_corridors(warehouse.get()))
+
+
+@dg.asset(
+    name="governance_needs",
+    deps=[dg.AssetKey(["core", "governance_need"]), COUNTRIES],
+    metadata=definition_metadata(marts.GOVERNANCE_NEEDS),
+    **MART_SETTINGS,
+)
+def governance_needs(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per assessment × country × governance domain × topic: the needs a country
+    recorded, ranked within the country by priority, and how many countries share them; a
+    need shared by three or more countries is flagged and ranked as a regional priority."""
+    return materialize_result(marts.build_governance_needs(warehouse.get()))
