@@ -167,3 +167,23 @@ def test_with_a_key_the_assets_materialise_and_no_event_mentions_the_key(data_di
     assert metadata["dissemination_level"].value == "restricted"
     for event in result.all_events:
         assert SECRET not in str(event)
+
+
+@responses.activate
+def test_displacement_mart_is_readable_but_never_exported(warehouse, data_dir):
+    from cmc_pipeline.lib import marts, open_data
+    from cmc_pipeline.lib.exports import export_marts
+
+    serve("HTI", envelope([record("HTI", "Haiti IDP", "2024-06-01", 7, 578000)]))
+    migration_data.load_dtm(client(), warehouse, data_dir / "raw", ["HTI"])
+    migration_data.build_displacement(warehouse)
+    open_data.build_dim_country(warehouse)
+    assert marts.build_displacement(warehouse).rows_written == 1
+    marked = warehouse.query("SELECT dissemination_level, licence FROM marts.displacement").iloc[0]
+    assert marked.dissemination_level == "restricted" and "no redistribution" in marked.licence
+
+    for audience in ("public", "members"):
+        result = export_marts(warehouse, data_dir / audience, audience=audience, formats=("csv",))
+        assert "marts.displacement" not in {f["table"] for f in result.files}
+        assert {"table": "marts.displacement", "reason": "dissemination level restricted"} in result.skipped
+        assert not list((data_dir / audience).glob("*displacement*"))

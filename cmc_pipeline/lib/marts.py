@@ -29,6 +29,7 @@ REMITTANCES = "marts.remittances"
 REGIONAL_AGGREGATES = "marts.regional_aggregates"
 MIGRATION_CORRIDORS = "marts.migration_corridors"
 GOVERNANCE_NEEDS = "marts.governance_needs"
+DISPLACEMENT = "marts.displacement"
 # A need is a regional priority when at least this many countries report it.
 SHARED_NEED_MIN_COUNTRIES = 3
 
@@ -276,6 +277,22 @@ def build_governance_needs(warehouse: Warehouse) -> LoadReport:
                         AND s.topic = p.topic
     """
     return _report(warehouse, GOVERNANCE_NEEDS, warehouse.replace_with_query(GOVERNANCE_NEEDS, sql))
+
+
+def build_displacement(warehouse: Warehouse) -> LoadReport:
+    """marts.displacement: IOM DTM internally displaced persons by country, operation and
+    round. DTM's licence forbids redistribution: the table and every row are marked
+    restricted, so members can read it in the warehouse but no export ever contains it."""
+    sql = """
+        SELECT d.country_iso3, c.name_en AS country_name, d.operation, d.reporting_date,
+               CAST(extract(year FROM d.reporting_date) AS INTEGER) AS year, d.round_number,
+               d.displacement_reason, d.sex, d.idps, d.source,
+               'restricted' AS dissemination_level,
+               'IOM DTM: non-commercial use, no redistribution' AS licence
+        FROM core.displacement AS d
+        JOIN core.dim_country AS c ON c.country_iso3 = d.country_iso3
+    """
+    return _report(warehouse, DISPLACEMENT, warehouse.replace_with_query(DISPLACEMENT, sql))
 
 
 def _report(warehouse: Warehouse, table: str, rows: int) -> LoadReport:

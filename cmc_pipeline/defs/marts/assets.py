@@ -97,3 +97,15 @@ def governance_needs(warehouse: WarehouseResource) -> dg.MaterializeResult:
     recorded, ranked within the country by priority, and how many countries share them; a
     need shared by three or more countries is flagged and ranked as a regional priority."""
     return materialize_result(marts.build_governance_needs(warehouse.get()))
+
+
+@dg.asset(
+    name="displacement",
+    deps=[dg.AssetKey(["core", "displacement"]), COUNTRIES],
+    metadata={**definition_metadata(marts.DISPLACEMENT), "dissemination_level": "restricted"},
+    **MART_SETTINGS,
+)
+def displacement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per country × DTM operation × round × reason × sex: internally displaced
+    persons. Restricted by the DTM licence: readable in the warehouse, never exported."""
+    return materialize_result(marts.build_displacement(warehouse.get()))
