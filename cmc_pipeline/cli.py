@@ -68,7 +68,9 @@ def summary() -> None:
 
 @main.command(help="Write the regional report, one HTML file that opens offline, and print its path.")
 @click.option(
-    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: $CMC_DATA_DIR/reports/"
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: $CMC_DATA_DIR/reports/regional_report.html).",
 )
 def report(output: Path | None) -> None:
     from cmc_pipeline.lib.report import default_output_path, write_report
