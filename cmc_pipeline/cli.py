@@ -1,4 +1,5 @@
-"""The ``cmc`` command: build the warehouse, run the UI, import downloads, record snapshots.
+"""The ``cmc`` command: build the warehouse, write the report, run the UI, import downloads,
+record snapshots.
 
 Heavy libraries (Dagster, pandas, DuckDB) are imported inside the commands so that
 ``cmc --help`` and ``cmc validate`` stay quick.
@@ -64,6 +65,23 @@ def summary() -> None:
     from cmc_pipeline.orchestration import summarise_warehouse
 
     click.echo(summarise_warehouse(None))
+
+
+@main.command(help="Write the regional report, one HTML file that opens offline, and print its path.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: $CMC_DATA_DIR/reports/regional_report.html).",
+)
+def report(output: Path | None) -> None:
+    from cmc_pipeline.lib.report import default_output_path, write_report
+    from cmc_pipeline.lib.warehouse import Warehouse, WarehouseError
+
+    try:
+        summary = write_report(Warehouse(settings.warehouse_url()), output or default_output_path())
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(summary.path)
 
 
 @main.command(help="Start the Dagster UI on 127.0.0.1, with the run history of `cmc build`.")

@@ -16,6 +16,7 @@ from cmc_pipeline import settings
 from cmc_pipeline.lib import open_data
 from cmc_pipeline.lib.open_data import LoadReport
 from cmc_pipeline.lib.reference import cmc_iso3_codes
+from cmc_pipeline.lib.report import default_output_path as default_report_path
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
 from cmc_pipeline.lib.warehouse import Warehouse
 
@@ -202,6 +203,9 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
             )
         total = warehouse.query("SELECT count(DISTINCT country_iso3) AS n FROM core.fact_observation")
         lines.append(f"Countries with data: {int(total['n'].iloc[0])} of {len(cmc_iso3_codes())}")
+    report = default_report_path()
+    if report.exists():
+        lines.append(f"Regional report: {report} (open it in a browser; `cmc report` rewrites it)")
     if outcome is not None and outcome.checks:
         passed = sum(1 for c in outcome.checks if c[2])
         lines.append(f"Quality checks: {passed} of {len(outcome.checks)} passed")

@@ -1,0 +1,38 @@
+"""The regional report: a self-contained HTML file rebuilt whenever the marts change."""
+
+import dagster as dg
+
+from cmc_pipeline.defs.marts.assets import data_coverage, labour_migration_indicators, regional_aggregates
+from cmc_pipeline.defs.marts.assets import remittances as remittances_mart
+from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.resources import WarehouseResource
+from cmc_pipeline.lib import report
+from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
+
+
+@dg.asset(
+    key=["reports", "regional_report"],
+    group_name="reports",
+    kinds={"html"},
+    deps=[labour_migration_indicators, remittances_mart, data_coverage, regional_aggregates],
+    # Only reads, but an open DuckDB file keeps writers in other processes out: take the
+    # warehouse slot like the writers do.
+    pool=WAREHOUSE_POOL,
+)
+def regional_report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The regional report for the working group, one HTML file that opens offline: where data
+    is missing (country × indicator heat-map), the key labour-migration indicators per country
+    over time, remittances, migration corridors, shared governance needs, and the state of
+    every source. Each figure names its sources and carries the demonstration-data label where
+    it applies. Written to ``$CMC_DATA_DIR/reports/regional_report.html``; ``cmc report`` writes
+    the same file on demand."""
+    summary = report.write_report(warehouse.get(), report.default_output_path())
+    metadata = {
+        "path": dg.MetadataValue.path(str(summary.path)),
+        "figures": summary.figures,
+        "size_kb": round(summary.size_bytes / 1024),
+        "sections_not_loaded": ", ".join(summary.sections_not_loaded) or "none",
+    }
+    if summary.demonstration:
+        metadata["data_label"] = DEMONSTRATION_LABEL
+    return dg.MaterializeResult(metadata=metadata)
