@@ -7,18 +7,8 @@ governance needs countries share, and the state of every source. Every figure na
 sources and carries the demonstration-data label when any value behind it is demonstration
 data. Charts are inline SVG (``charts.py``), so the file needs no network and no JavaScript.
 
-Tables that other parts of the pipeline are still adding are read when present and
-announced as not yet loaded when absent. The report reads them by these columns:
-
-- corridors (``marts.migration_corridors``, else ``core.migration_corridor``): ``origin_iso3``,
-  ``destination_iso3``, ``year`` or ``period``, ``migrant_stock`` or ``stock``; optionally
-  ``origin_name``, ``destination_name``, ``sex`` (``SEX_T`` rows are used), ``source``,
-  ``demonstration_data``.
-- governance needs (``marts.governance_needs``, else ``core.governance_need``): one row per
-  country and need with ``country_iso3`` and ``topic``; optionally ``mgf_domain``, ``need``,
-  ``priority`` (high/medium/low), ``assessment``, ``demonstration_data``.
-- quality checks (``quality.check_results``): one row per check result with ``table_name``
-  and ``passed``; optionally ``severity`` (error/warning).
+Sections whose mart has not been built (a partial build, a source not loaded) say so
+instead of disappearing.
 """
 
 from __future__ import annotations
@@ -36,7 +26,9 @@ from cmc_pipeline.lib import charts
 from cmc_pipeline.lib.harmonise import SOURCE_ILOSTAT, SOURCE_WORLDBANK
 from cmc_pipeline.lib.marts import (
     DATA_COVERAGE,
+    GOVERNANCE_NEEDS,
     LABOUR_MIGRATION,
+    MIGRATION_CORRIDORS,
     REGIONAL_AGGREGATES,
     REMITTANCES,
     indicator_columns,
@@ -50,8 +42,6 @@ REPORT_TITLE = "Labour migration in the Caribbean: regional data report"
 COUNTRIES = "core.dim_country"
 INDICATORS = "core.dim_indicator"
 REQUIRED_TABLES = (COUNTRIES, INDICATORS, FACT_TABLE, LABOUR_MIGRATION, REMITTANCES, DATA_COVERAGE)
-CORRIDOR_TABLES = ("marts.migration_corridors", "core.migration_corridor")
-GOVERNANCE_TABLES = ("marts.governance_needs", "core.governance_need")
 QUALITY_RESULTS = "quality.check_results"
 STAGING_TABLES = {SOURCE_ILOSTAT: ILOSTAT_STAGING, SOURCE_WORLDBANK: WORLDBANK_STAGING}
 
@@ -679,10 +669,6 @@ def _existing_tables(warehouse: Warehouse) -> set[str]:
     return set(found["name"])
 
 
-def _first_existing(existing: set[str], tables: Sequence[str]) -> str | None:
-    return next((t for t in tables if t in existing), None)
-
-
 def _not_loaded(tables: Sequence[str]) -> str:
     return f"Not yet loaded: the warehouse has no {' or '.join(tables)}."
 
@@ -694,35 +680,11 @@ def _unreadable(table: str, needed: Sequence[str]) -> str:
     )
 
 
-def _pick(columns: set[str], *names: str) -> str | None:
-    return next((n for n in names if n in columns), None)
-
-
 def _corridors(warehouse: Warehouse, existing: set[str]) -> Section:
     """The largest corridors out of and into CMC countries, in the latest year."""
-    table = _first_existing(existing, CORRIDOR_TABLES)
-    if table is None:
-        return Section(loaded=False, message=_not_loaded(CORRIDOR_TABLES))
-    columns = _columns(warehouse, table)
-    year, stock = _pick(columns, "year", "period"), _pick(columns, "migrant_stock", "stock")
-    if not {"origin_iso3", "destination_iso3"} <= columns or year is None or stock is None:
-        return Section(
-            loaded=False,
-            table=table,
-            message=_unreadable(
-                table, ["origin_iso3", "destination_iso3", "year or period", "migrant_stock or stock"]
-            ),
-        )
-
-    def name(end: str) -> str:
-        column = f"{end}_name"
-        fallback = f"coalesce({end}_country.name_en, c.{end}_iso3)"
-        return f"coalesce(c.{column}, {fallback})" if column in columns else fallback
-
-    source = "c.source" if "source" in columns else "NULL"
-    demonstration = "c.demonstration_data" if "demonstration_data" in columns else "FALSE"
-    sex = "AND c.sex = 'SEX_T'" if "sex" in columns else ""
-    latest = f"(SELECT max(CAST({year} AS INTEGER)) FROM {table})"
+    if MIGRATION_CORRIDORS not in existing:
+        return Section(loaded=False, message=_not_loaded([MIGRATION_CORRIDORS]))
+    latest = f"(SELECT max(year) FROM {MIGRATION_CORRIDORS})"
     figures, provenance = [], Provenance()
     for anchor, title, cmc_end in (
         ("corridors-emigration", "Where nationals of CMC countries live: largest corridors", "origin"),
@@ -733,26 +695,19 @@ def _corridors(warehouse: Warehouse, existing: set[str]) -> Section:
         ),
     ):
         top = warehouse.query(
-            f"""SELECT {name("origin")} AS origin, {name("destination")} AS destination,
-                       CAST(c.{year} AS INTEGER) AS year, c.{stock} AS stock,
-                       {source} AS source, {demonstration} AS demonstration
-                FROM {table} AS c
-                LEFT JOIN {COUNTRIES} AS origin_country ON origin_country.country_iso3 = c.origin_iso3
-                LEFT JOIN {COUNTRIES} AS destination_country
-                       ON destination_country.country_iso3 = c.destination_iso3
-                WHERE CAST(c.{year} AS INTEGER) = {latest} {sex}
-                  AND c.{cmc_end}_iso3 IN (SELECT country_iso3 FROM {COUNTRIES})
-                  AND c.{stock} > 0
-                ORDER BY c.{stock} DESC LIMIT {TOP_CORRIDORS}"""
+            f"""SELECT origin_name AS origin, destination_name AS destination, year, stock,
+                       source, demonstration_data AS demonstration
+                FROM {MIGRATION_CORRIDORS}
+                WHERE year = {latest} AND sex = 'SEX_T' AND {cmc_end}_is_cmc AND stock > 0
+                ORDER BY stock DESC LIMIT {TOP_CORRIDORS}"""
         )
-        sources = sorted({s for s in top["source"].dropna()} or {"source not stated in the table"})
         figure_provenance = Provenance(
-            [*sources, f"CMC regional warehouse, {table}"],
+            [*sorted(set(top["source"].dropna())), f"CMC regional warehouse, {MIGRATION_CORRIDORS}"],
             bool(top["demonstration"].fillna(False).astype(bool).any()),
         )
         figure = Figure(anchor, title, "", figure_provenance)
         if top.empty:
-            figure.note = f"{table} has no corridor touching a CMC country."
+            figure.note = f"{MIGRATION_CORRIDORS} has no corridor touching a CMC country."
         else:
             figure.title = f"{title}, {int(top['year'].iloc[0])}"
             figure.svg = charts.ranked_bars(
@@ -764,50 +719,44 @@ def _corridors(warehouse: Warehouse, existing: set[str]) -> Section:
             )
         figures.append(figure)
         provenance = provenance + figure_provenance
-    return Section(loaded=True, table=table, figures=figures, provenance=provenance)
+    return Section(loaded=True, table=MIGRATION_CORRIDORS, figures=figures, provenance=provenance)
 
 
 def _governance_needs(warehouse: Warehouse, existing: set[str]) -> Section:
-    """The needs shared by most countries, with how many rate them high priority."""
-    table = _first_existing(existing, GOVERNANCE_TABLES)
-    if table is None:
-        return Section(loaded=False, message=_not_loaded(GOVERNANCE_TABLES))
-    needs = warehouse.query(f"SELECT * FROM {table}")
-    if not {"country_iso3", "topic"} <= set(needs.columns):
-        return Section(loaded=False, table=table, message=_unreadable(table, ["country_iso3", "topic"]))
-    names = dict(warehouse.query(f"SELECT country_iso3, name_en FROM {COUNTRIES}").itertuples(index=False))
-    for optional in ("mgf_domain", "need", "priority", "assessment"):
-        if optional not in needs:
-            needs[optional] = None
-    if "demonstration_data" not in needs:
-        needs["demonstration_data"] = False
-    needs["demonstration_data"] = needs["demonstration_data"].fillna(False).astype(bool)
-    needs["high"] = needs["priority"].astype("string").str.lower().eq("high").fillna(False)
-    grouped = needs.fillna({"mgf_domain": ""}).groupby(["mgf_domain", "topic"], sort=False)
-    rows = []
-    for (domain, topic), group in grouped:
-        countries = sorted({names.get(c, c) for c in group["country_iso3"]}, key=str.casefold)
-        examples = list(dict.fromkeys(n for n in group["need"].dropna().astype(str) if n.strip()))
-        rows.append(
-            {
-                "domain": domain,
-                "topic": topic,
-                "countries": countries,
-                "high_priority": int(group.loc[group["high"], "country_iso3"].nunique()),
-                "example_need": examples[0] if examples else "",
-                "demonstration": bool(group["demonstration_data"].any()),
-            }
-        )
-    rows.sort(key=lambda r: (-len(r["countries"]), -r["high_priority"], r["topic"]))
-    rows = rows[:TOP_NEEDS]
-    assessments = sorted({str(a) for a in needs["assessment"].dropna()})
+    """The needs shared by most countries (the mart's regional ranking), with how many
+    countries rate them high priority."""
+    if GOVERNANCE_NEEDS not in existing:
+        return Section(loaded=False, message=_not_loaded([GOVERNANCE_NEEDS]))
+    shared = warehouse.query(
+        f"""SELECT assessment, mgf_domain AS domain, topic, min(regional_rank) AS regional_rank,
+                   string_agg(country_name, ', ' ORDER BY country_name) AS countries,
+                   count(*) FILTER (WHERE highest_priority = 'high') AS high_priority,
+                   min(needs) AS example_need,
+                   bool_or(demonstration_data) AS demonstration
+            FROM {GOVERNANCE_NEEDS}
+            GROUP BY assessment, mgf_domain, topic
+            ORDER BY regional_rank, topic
+            LIMIT {TOP_NEEDS}"""
+    )
+    rows = [
+        {
+            "domain": r.domain,
+            "topic": r.topic,
+            "countries": r.countries.split(", "),
+            "high_priority": int(r.high_priority),
+            "example_need": str(r.example_need).split(" | ")[0],
+            "demonstration": bool(r.demonstration),
+        }
+        for r in shared.itertuples()
+    ]
+    assessments = sorted(set(shared["assessment"].dropna().astype(str)))
     return Section(
         loaded=True,
-        table=table,
+        table=GOVERNANCE_NEEDS,
         rows=rows,
-        message="" if rows else f"{table} holds no needs yet.",
+        message="" if rows else f"{GOVERNANCE_NEEDS} holds no needs yet.",
         provenance=Provenance(
-            [*(f"Assessment {a}" for a in assessments), f"CMC regional warehouse, {table}"],
+            [*(f"Assessment {a}" for a in assessments), f"CMC regional warehouse, {GOVERNANCE_NEEDS}"],
             any(r["demonstration"] for r in rows),
         ),
     )

@@ -2,7 +2,13 @@
 
 import dagster as dg
 
-from cmc_pipeline.defs.marts.assets import data_coverage, labour_migration_indicators, regional_aggregates
+from cmc_pipeline.defs.marts.assets import (
+    data_coverage,
+    governance_needs,
+    labour_migration_indicators,
+    migration_corridors,
+    regional_aggregates,
+)
 from cmc_pipeline.defs.marts.assets import remittances as remittances_mart
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
 from cmc_pipeline.defs.resources import WarehouseResource
@@ -14,7 +20,14 @@ from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
     key=["reports", "regional_report"],
     group_name="reports",
     kinds={"html"},
-    deps=[labour_migration_indicators, remittances_mart, data_coverage, regional_aggregates],
+    deps=[
+        labour_migration_indicators,
+        remittances_mart,
+        data_coverage,
+        regional_aggregates,
+        migration_corridors,
+        governance_needs,
+    ],
     # Only reads, but an open DuckDB file keeps writers in other processes out: take the
     # warehouse slot like the writers do.
     pool=WAREHOUSE_POOL,
