@@ -33,6 +33,11 @@ def inbox_dir() -> Path:
     return Path(os.environ.get("CMC_INBOX", data_dir() / "inbox"))
 
 
+def quality_dir() -> Path:
+    """Where Great Expectations validation results are kept, one JSON file per check run."""
+    return Path(os.environ.get("CMC_QUALITY_DIR", data_dir() / "quality"))
+
+
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home"))
 

@@ -104,8 +104,15 @@ def validate(
     connection = duckdb.connect()
     try:
         connection.register(AS_READ, rows)
-        connection.execute(_typed_view_sql(rows, contract))
-        units = _row_units(rules, rows, contract)
+        # What DuckDB reads a column as decides whether it is text still to be typed (a
+        # pandas object column may hold numbers as well as strings).
+        text_columns = {
+            name
+            for name, kind, *_ in connection.execute(f"DESCRIBE {AS_READ}").fetchall()
+            if kind == "VARCHAR"
+        }
+        connection.execute(_typed_view_sql(rows, contract, text_columns))
+        units = _row_units(rules, rows, contract, text_columns)
         use_gx = engine == "great_expectations" or (engine == "auto" and len(rows) <= gx_max_rows())
         gx_units = [u for u in units if use_gx and u.rule.great_expectations_can_run]
         sql_units = [u for u in units if u not in gx_units]
@@ -268,10 +275,6 @@ def _partition_list(rows, broken, partitions, partition_column) -> list[str | No
     return list(dict.fromkeys(ordered)) or [None]
 
 
-def _is_text(series: pd.Series) -> bool:
-    return pd.api.types.is_string_dtype(series) or series.dtype == object
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -280,7 +283,7 @@ def _literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _typed_view_sql(rows: pd.DataFrame, contract: TableContract) -> str:
+def _typed_view_sql(rows: pd.DataFrame, contract: TableContract, text_columns: set[str]) -> str:
     """The rows in their contract types; text that does not convert becomes NULL (and is
     reported by ``values_match_types``), and blank text counts as no value."""
     selects = []
@@ -288,7 +291,7 @@ def _typed_view_sql(rows: pd.DataFrame, contract: TableContract) -> str:
         name = _quote(column.name)
         if column.name not in rows.columns:
             continue
-        if _is_text(rows[column.name]):
+        if column.name in text_columns:
             blank_is_null = f"CASE WHEN trim({name}) = '' THEN NULL ELSE {name} END"
             if column.logical_type == "string":
                 selects.append(f"{blank_is_null} AS {name}")
@@ -303,14 +306,16 @@ def _typed_view_sql(rows: pd.DataFrame, contract: TableContract) -> str:
 # --- row rules: one scan for all, examples for the failing ones --------------------------
 
 
-def _row_units(rules: list[Rule], rows: pd.DataFrame, contract: TableContract) -> list[_Unit]:
+def _row_units(
+    rules: list[Rule], rows: pd.DataFrame, contract: TableContract, text_columns: set[str]
+) -> list[_Unit]:
     units = []
     types = {c.name: c.logical_type for c in contract.columns}
     for rule in rules:
         present = [c for c in rule.columns if c in rows.columns]
         if rule.kind == "types":
             for column in present:
-                if not _is_text(rows[column]):
+                if column not in text_columns:
                     continue  # already typed by whoever built the frame
                 name = _quote(column)
                 target = DUCKDB_TYPES[types[column]]
