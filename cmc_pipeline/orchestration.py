@@ -24,12 +24,25 @@ PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One asset check evaluation of a build: a contract rule for one partition."""
+
+    asset: str
+    check: str
+    passed: bool
+    severity: str  # ERROR or WARN
+    partition: str | None = None
+    failing_rows: int | None = None
+    first_offending_row: str | None = None  # "line 12, column 'sex': 'SEX_X' — expected …"
+
+
 @dataclass
 class BuildOutcome:
     success: bool
     run_id: str
     failures: list[str] = field(default_factory=list)
-    checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # asset, check, passed, severity
+    checks: list[CheckOutcome] = field(default_factory=list)
 
 
 def load_definitions() -> dg.Definitions:
@@ -64,12 +77,17 @@ def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
             if event.is_step_failure:
                 outcome.failures.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
         for evaluation in result.get_asset_check_evaluations():
+            failing = evaluation.metadata.get("failing_rows")
+            example = evaluation.metadata.get("first_offending_row")
             outcome.checks.append(
-                (
-                    evaluation.asset_key.to_user_string(),
-                    evaluation.check_name,
-                    evaluation.passed,
-                    evaluation.severity.value,
+                CheckOutcome(
+                    asset=evaluation.asset_key.to_user_string(),
+                    check=evaluation.check_name,
+                    passed=evaluation.passed,
+                    severity=evaluation.severity.value,
+                    partition=evaluation.partition,
+                    failing_rows=None if failing is None else int(failing.value),
+                    first_offending_row=None if example is None else str(example.value),
                 )
             )
     return outcome
@@ -149,11 +167,33 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         total = warehouse.query("SELECT count(DISTINCT country_iso3) AS n FROM core.fact_observation")
         lines.append(f"Countries with data: {int(total['n'].iloc[0])} of {len(cmc_iso3_codes())}")
     if outcome is not None and outcome.checks:
-        passed = sum(1 for c in outcome.checks if c[2])
-        lines.append(f"Quality checks: {passed} of {len(outcome.checks)} passed")
-        lines.extend(
-            f"  {'FAIL' if sev == 'ERROR' else 'warn'} {asset} {name}"
-            for asset, name, ok, sev in outcome.checks
-            if not ok
-        )
+        lines.extend(summarise_checks(outcome.checks))
     return "\n".join(lines)
+
+
+def summarise_checks(checks: list[CheckOutcome]) -> list[str]:
+    """Check results grouped by rule: which partitions failed and how many rows; errors
+    first, because their partitions were not promoted (their previous data was kept)."""
+    passed = sum(1 for c in checks if c.passed)
+    rules = len({(c.asset, c.check) for c in checks})
+    lines = [f"Quality checks: {passed:,} of {len(checks):,} passed ({rules} contract rules, per country)"]
+    failed: dict[tuple[str, str, str], list[CheckOutcome]] = {}
+    for check in checks:
+        if not check.passed:
+            failed.setdefault((check.severity, check.asset, check.check), []).append(check)
+    for (severity, asset, name), group in sorted(failed.items(), key=lambda item: item[0][0] != "ERROR"):
+        where = ", ".join(
+            f"{c.partition or 'whole table'} ({c.failing_rows:,} rows)"
+            if c.failing_rows is not None
+            else (c.partition or "whole table")
+            for c in group
+        )
+        label = "FAIL" if severity == "ERROR" else "warn"
+        consequence = " — not promoted, previous data kept" if severity == "ERROR" else ""
+        lines.append(f"  {label} {asset} {name}: {where}{consequence}")
+        lines.extend(f"      e.g. {c.first_offending_row}" for c in group[:1] if c.first_offending_row)
+    if failed:
+        lines.append(
+            "  Offending rows and the Great Expectations result: the check in `make dev` (Dagster UI)."
+        )
+    return lines

@@ -42,6 +42,11 @@ def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home"))
 
 
+def snapshot_dir() -> Path:
+    """Recorded responses served in snapshot mode (``CMC_SNAPSHOT_DIR``; default the bundled ones)."""
+    return Path(os.environ.get("CMC_SNAPSHOT_DIR", SNAPSHOT_DIR))
+
+
 def source_mode() -> str:
     """``snapshot`` (bundled recorded responses, the default) or ``live`` (the APIs)."""
     return os.environ.get("CMC_SOURCE_MODE", "snapshot")

@@ -91,17 +91,20 @@ _OPTIONAL_COLUMNS = [
     "note_indicator",
     "note_source",
 ]
-_SDMX_FIXED = [
+# SDMX-CSV columns that identify the format; the others the staging contract wants (SEX,
+# OBS_VALUE …) are judged by its check, per country, like the bulk CSV's.
+_SDMX_SIGNATURE = ["REF_AREA", "MEASURE", "TIME_PERIOD"]
+# Technical SDMX-CSV columns the staging table does not keep.
+_SDMX_UNSTAGED = {
     "DATAFLOW",
-    "REF_AREA",
     "FREQ",
-    "MEASURE",
-    "TIME_PERIOD",
-    "OBS_VALUE",
-    "OBS_STATUS",
+    "UNIT_MEASURE_TYPE",
+    "UNIT_MEASURE",
     "UNIT_MULT",
-    "SOURCE",
-]
+    "DECIMALS",
+    "UPPER_BOUND",
+    "LOWER_BOUND",
+}
 
 
 # --- URLs --------------------------------------------------------------------------------
@@ -282,7 +285,7 @@ def parse_bulk_csv(body: bytes, *, origin: str) -> pd.DataFrame:
 
 def parse_sdmx_csv(body: bytes, *, breakdowns: tuple[str, ...], origin: str) -> pd.DataFrame:
     header, frame = read_csv_strict(body, origin=origin)
-    missing = [c for c in [*_SDMX_FIXED, *breakdowns] if c not in header]
+    missing = [c for c in _SDMX_SIGNATURE if c not in header]
     if missing:
         raise SourceFormatError(f"{origin}: not the expected SDMX-CSV: columns {missing} are missing")
     others = [b for b in breakdowns if b != "SEX"]
@@ -300,12 +303,10 @@ def parse_sdmx_csv(body: bytes, *, breakdowns: tuple[str, ...], origin: str) -> 
     }
     renames.update({dim: f"classif{i}" for i, dim in enumerate(others, start=1)})
     frame = frame.rename(columns=renames)
-    multiplier = to_float(frame, "UNIT_MULT", origin=origin)
-    frame["unit_multiplier"] = multiplier.round().astype("Int64")
+    if "UNIT_MULT" in frame:
+        frame["unit_multiplier"] = to_float(frame, "UNIT_MULT", origin=origin).round().astype("Int64")
     frame["file_format"] = "sdmx-csv"
-    # SDMX-CSV carries many technical columns (DATAFLOW, FREQ, DECIMALS …) the staging
-    # table does not keep; its required ones were checked above.
-    return _finish(frame[[c for c in frame.columns if c in OBSERVATION_COLUMNS]], origin)
+    return _finish(frame.drop(columns=[c for c in frame.columns if c in _SDMX_UNSTAGED]), origin)
 
 
 def _finish(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -318,7 +319,10 @@ def _finish(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     """
     for column in _OPTIONAL_COLUMNS:
         if column not in frame:
-            frame[column] = pd.Series([""] * len(frame), dtype="string", index=frame.index)
+            empty = pd.NA if column == "unit_multiplier" else ""
+            frame[column] = pd.Series(
+                [empty] * len(frame), dtype="Int64" if empty is pd.NA else "string", index=frame.index
+            )
     if "obs_value" in frame:
         text = frame["obs_value"].astype("string").str.strip()
         frame["obs_value"] = text.where(text != "")
