@@ -123,6 +123,30 @@ def import_worldbank(file: Path) -> None:
     _import_file("worldbank", file)
 
 
+@main.group(help="The data contracts under data_contracts/ and what is generated from them.")
+def contracts() -> None:
+    pass
+
+
+@contracts.command(name="docs", help="Regenerate docs/data-dictionary.md from the contracts.")
+@click.option(
+    "--check", is_flag=True, help="Only report whether the dictionary is up to date (exit 1 if not)."
+)
+def contracts_docs(check: bool) -> None:
+    from cmc_pipeline.lib.quality.dictionary import DICTIONARY_PATH, render_data_dictionary
+
+    text = render_data_dictionary()
+    current = DICTIONARY_PATH.read_text(encoding="utf-8") if DICTIONARY_PATH.exists() else ""
+    if check:
+        if current != text:
+            raise click.ClickException(f"{DICTIONARY_PATH} is stale: run `cmc contracts docs`")
+        click.echo(f"{DICTIONARY_PATH} is up to date")
+        return
+    DICTIONARY_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DICTIONARY_PATH.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {DICTIONARY_PATH}")
+
+
 @main.group(help="Recorded upstream responses used in snapshot mode.")
 def snapshot() -> None:
     pass
