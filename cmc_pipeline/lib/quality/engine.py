@@ -114,7 +114,9 @@ def validate(
         connection.execute(_typed_view_sql(rows, contract, text_columns))
         units = _row_units(rules, rows, contract, text_columns)
         use_gx = engine == "great_expectations" or (engine == "auto" and len(rows) <= gx_max_rows())
-        gx_units = [u for u in units if use_gx and u.rule.great_expectations_can_run]
+        gx_units = [
+            u for u in units if use_gx and u.rule.great_expectations_can_run and u.relation == UNDER_CHECK
+        ]
         sql_units = [u for u in units if u not in gx_units]
         _count_units(connection, sql_units, counts, found, examples)
         for unit in sql_units:
@@ -329,7 +331,14 @@ def _row_units(
                     )
                 )
         elif rule.kind in ("required", "not_null"):
-            units += [_Unit(rule, c, f"{_quote(c)} IS NULL", UNDER_CHECK) for c in present]
+            for column in present:
+                if column in text_columns and types[column] != "string":
+                    # Judged on the text as read: a value that is there but not of the
+                    # column's type is `values_match_types`'s business, not a missing one.
+                    name = _quote(column)
+                    units.append(_Unit(rule, column, f"{name} IS NULL OR trim({name}) = ''", AS_READ))
+                else:
+                    units.append(_Unit(rule, column, f"{_quote(column)} IS NULL", UNDER_CHECK))
         elif rule.kind == "valid_values" and present:
             column = present[0]
             listed = ", ".join(_literal(v) for v in sorted(rule.valid_values or ()))
