@@ -124,6 +124,19 @@ def _import_file(kind: str, path: Path) -> None:
     )
     for reason, count in report.skipped.items():
         click.echo(f"  skipped {count} rows: {reason}")
+    _echo_blocked(report, fact_report)
+
+
+def _echo_blocked(*reports) -> None:
+    """Say which countries the contracts held back, and why, so nothing fails silently."""
+    for report in reports:
+        if report.blocked:
+            click.echo(
+                f"  {report.table}: not updated for {', '.join(report.blocked)} "
+                "(their previous rows are kept):"
+            )
+            for line in report.validation.report_lines(limit_per_rule=3):
+                click.echo(f"    {line}")
 
 
 @import_group.command(
@@ -212,6 +225,7 @@ def _import_migration_file(kind: str, path: Path) -> None:
         click.echo(f"{report.rows_written:>8,} rows now in {report.table}")
         for reason, count in report.skipped.items():
             click.echo(f"  skipped {count} rows: {reason}")
+    _echo_blocked(*reports)
 
 
 @main.command(help="Write an empty template for a dataset that people key or upload.")
@@ -230,6 +244,30 @@ def template(dataset: str, file_format: str, output: Path | None, force: bool) -
         click.echo(f"Wrote {write_template(dataset, file_format, output, overwrite=force)}")
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.group(help="The data contracts under data_contracts/ and what is generated from them.")
+def contracts() -> None:
+    pass
+
+
+@contracts.command(name="docs", help="Regenerate docs/data-dictionary.md from the contracts.")
+@click.option(
+    "--check", is_flag=True, help="Only report whether the dictionary is up to date (exit 1 if not)."
+)
+def contracts_docs(check: bool) -> None:
+    from cmc_pipeline.lib.quality.dictionary import DICTIONARY_PATH, render_data_dictionary
+
+    text = render_data_dictionary()
+    current = DICTIONARY_PATH.read_text(encoding="utf-8") if DICTIONARY_PATH.exists() else ""
+    if check:
+        if current != text:
+            raise click.ClickException(f"{DICTIONARY_PATH} is stale: run `cmc contracts docs`")
+        click.echo(f"{DICTIONARY_PATH} is up to date")
+        return
+    DICTIONARY_PATH.parent.mkdir(parents=True, exist_ok=True)
+    DICTIONARY_PATH.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {DICTIONARY_PATH}")
 
 
 @main.group(help="Recorded upstream responses used in snapshot mode.")

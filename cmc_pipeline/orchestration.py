@@ -27,12 +27,25 @@ PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One asset check evaluation of a build: a contract rule for one partition."""
+
+    asset: str
+    check: str
+    passed: bool
+    severity: str  # ERROR or WARN
+    partition: str | None = None
+    failing_rows: int | None = None
+    first_offending_row: str | None = None  # "line 12, column 'sex': 'SEX_X' — expected …"
+
+
 @dataclass
 class BuildOutcome:
     success: bool
     run_id: str
     failures: list[str] = field(default_factory=list)
-    checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # asset, check, passed, severity
+    checks: list[CheckOutcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # assets not materialised on purpose, with why
 
 
@@ -73,12 +86,17 @@ def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
                     reason = observation.metadata["skipped"].value
                     outcome.skipped.append(f"{observation.asset_key.to_user_string()}: {reason}")
         for evaluation in result.get_asset_check_evaluations():
+            failing = evaluation.metadata.get("failing_rows")
+            example = evaluation.metadata.get("first_offending_row")
             outcome.checks.append(
-                (
-                    evaluation.asset_key.to_user_string(),
-                    evaluation.check_name,
-                    evaluation.passed,
-                    evaluation.severity.value,
+                CheckOutcome(
+                    asset=evaluation.asset_key.to_user_string(),
+                    check=evaluation.check_name,
+                    passed=evaluation.passed,
+                    severity=evaluation.severity.value,
+                    partition=evaluation.partition,
+                    failing_rows=None if failing is None else int(failing.value),
+                    first_offending_row=None if example is None else str(example.value),
                 )
             )
     return outcome
@@ -101,10 +119,25 @@ def _contiguous_ranges(selected: list[str], order: list[str]) -> list[tuple[str,
     return ranges
 
 
+def ensure_reference_tables(warehouse: Warehouse) -> None:
+    """Facts are checked against the country and indicator dimensions, so an import into a
+    warehouse that was never built first writes them from the reference files."""
+    for table, build in (
+        ("core.dim_country", open_data.build_dim_country),
+        ("core.dim_indicator", open_data.build_dim_indicator),
+    ):
+        if (
+            not warehouse.table_exists(table)
+            or warehouse.query(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0] == 0
+        ):
+            build(warehouse)
+
+
 def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
     """Load a user's download, rebuild core facts for its countries, and record both
     materialisations in the Dagster instance so the UI's asset history shows them."""
     warehouse = Warehouse(settings.warehouse_url())
+    ensure_reference_tables(warehouse)
     importer = {"ilostat": open_data.import_ilostat_file, "worldbank": open_data.import_worldbank_file}[kind]
     report = importer(path, warehouse, settings.raw_dir(), uploader=f"cmc import {kind}")
     fact_report = open_data.build_fact_observations(warehouse, report.countries)
@@ -118,6 +151,7 @@ def import_migration_file(kind: str, path: Path) -> list[LoadReport]:
     from cmc_pipeline.lib import governance_needs, migration_data
 
     warehouse = Warehouse(settings.warehouse_url())
+    ensure_reference_tables(warehouse)
     uploader = f"cmc import {kind}"
     if kind == "undesa":
         report = migration_data.import_undesa_file(path, warehouse, settings.raw_dir(), uploader=uploader)
@@ -207,11 +241,33 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
     if report.exists():
         lines.append(f"Regional report: {report} (open it in a browser; `cmc report` rewrites it)")
     if outcome is not None and outcome.checks:
-        passed = sum(1 for c in outcome.checks if c[2])
-        lines.append(f"Quality checks: {passed} of {len(outcome.checks)} passed")
-        lines.extend(
-            f"  {'FAIL' if sev == 'ERROR' else 'warn'} {asset} {name}"
-            for asset, name, ok, sev in outcome.checks
-            if not ok
-        )
+        lines.extend(summarise_checks(outcome.checks))
     return "\n".join(lines)
+
+
+def summarise_checks(checks: list[CheckOutcome]) -> list[str]:
+    """Check results grouped by rule: which partitions failed and how many rows; errors
+    first, because their partitions were not promoted (their previous data was kept)."""
+    passed = sum(1 for c in checks if c.passed)
+    rules = len({(c.asset, c.check) for c in checks})
+    lines = [f"Quality checks: {passed:,} of {len(checks):,} passed ({rules} contract rules, per country)"]
+    failed: dict[tuple[str, str, str], list[CheckOutcome]] = {}
+    for check in checks:
+        if not check.passed:
+            failed.setdefault((check.severity, check.asset, check.check), []).append(check)
+    for (severity, asset, name), group in sorted(failed.items(), key=lambda item: item[0][0] != "ERROR"):
+        where = ", ".join(
+            f"{c.partition or 'whole table'} ({c.failing_rows:,} rows)"
+            if c.failing_rows is not None
+            else (c.partition or "whole table")
+            for c in group
+        )
+        label = "FAIL" if severity == "ERROR" else "warn"
+        consequence = " — not promoted, previous data kept" if severity == "ERROR" else ""
+        lines.append(f"  {label} {asset} {name}: {where}{consequence}")
+        lines.extend(f"      e.g. {c.first_offending_row}" for c in group[:1] if c.first_offending_row)
+    if failed:
+        lines.append(
+            "  Offending rows and the Great Expectations result: the check in `make dev` (Dagster UI)."
+        )
+    return lines

@@ -33,8 +33,18 @@ def inbox_dir() -> Path:
     return Path(os.environ.get("CMC_INBOX", data_dir() / "inbox"))
 
 
+def quality_dir() -> Path:
+    """Where Great Expectations validation results are kept, one JSON file per check run."""
+    return Path(os.environ.get("CMC_QUALITY_DIR", data_dir() / "quality"))
+
+
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home"))
+
+
+def snapshot_dir() -> Path:
+    """Recorded responses served in snapshot mode (``CMC_SNAPSHOT_DIR``; default the bundled ones)."""
+    return Path(os.environ.get("CMC_SNAPSHOT_DIR", SNAPSHOT_DIR))
 
 
 def source_mode() -> str:

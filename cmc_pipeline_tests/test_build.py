@@ -117,6 +117,21 @@ def test_cmc_import_ilostat_loads_a_download_and_says_what_it_did(data_dir):
     assert quarter.values.tolist() == [["2022-Q3", "Q"]]
 
 
+def test_cmc_import_says_which_countries_the_contract_held_back(data_dir):
+    from cmc_pipeline.cli import main
+
+    download = data_dir / "ILOSTAT_download.csv"
+    download.write_text(
+        '"ref_area","source","indicator","sex","classif1","time","obs_value","obs_status",'
+        '"note_classif","note_indicator","note_source"\n'
+        '"GUY","BA:1","EAP_TEAP_SEX_AGE_NB","SEX_T","AGE_YTHADULT_YGE15","2022",-380.5,"","","",""\n',
+        encoding="utf-8-sig",
+    )
+    result = CliRunner().invoke(main, ["import", "ilostat", str(download)])
+    assert "not updated for GUY (their previous rows are kept)" in result.output, result.output
+    assert "-380.5" in result.output  # the offending value, as the officer typed it
+
+
 def test_cmc_import_of_a_bad_file_says_the_warehouse_is_unchanged(data_dir):
     from cmc_pipeline.cli import main
 

@@ -11,7 +11,6 @@ import pytest
 import responses
 
 from cmc_pipeline.lib import http, open_data
-from cmc_pipeline.lib.harmonise import HarmonisationError
 from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPError
 from cmc_pipeline.lib.reference import ilostat_indicators
 from cmc_pipeline.lib.snapshots import SnapshotStore
@@ -55,7 +54,8 @@ def live_ilostat(**kwargs) -> IlostatClient:
 def test_bulk_code_csv_keeps_published_values_and_line_numbers():
     rows = parse_bulk_csv(BULK_CSV, origin="test")
     assert list(rows["ref_area"]) == ["JAM", "JAM", "X91"]
-    assert rows["obs_value"].tolist()[:2] == [1362.456, 600.1]
+    # values stay as published text until the contract has checked them
+    assert rows["obs_value"].tolist()[:2] == ["1362.456", "600.1"]
     assert rows["source_row_number"].tolist() == [2, 3, 4]
     assert set(rows["file_format"]) == {"code"}
 
@@ -73,6 +73,8 @@ def test_label_download_is_harmonised_to_the_same_codes_as_the_code_download(dat
     from cmc_pipeline.lib.warehouse import Warehouse
 
     warehouse = Warehouse(settings.warehouse_url())
+    open_data.build_dim_country(warehouse)
+    open_data.build_dim_indicator(warehouse)
     report = open_data.import_ilostat_file(path, warehouse, settings.raw_dir(), uploader="test")
     assert report.countries == ["LCA"]
     facts = open_data.build_fact_observations(warehouse, ["LCA"])
@@ -118,21 +120,23 @@ def test_cut_inside_a_quoted_field_is_refused_as_truncated():
 
 
 def test_a_file_that_is_not_ilostat_says_which_columns_are_missing():
-    with pytest.raises(SourceFormatError, match=r"not an ILOSTAT CSV.*'obs_value'"):
+    with pytest.raises(
+        SourceFormatError, match=r"not an ILOSTAT CSV: columns \['indicator', 'ref_area', 'time'\]"
+    ):
         parse_bulk_csv(b"country,year,value\nJAM,2019,1\n", origin="my.csv")
 
 
 def test_ilostat_file_with_a_code_outside_the_code_lists_changes_nothing(data_dir, warehouse):
+    from cmc_pipeline import settings
+
     bad = BULK_CSV.replace(b'"SEX_F"', b'"SEX_X"')
     path = data_dir / "bad.csv"
     path.write_bytes(bad)
-    from cmc_pipeline import settings
-
-    with pytest.raises(HarmonisationError) as error:
-        open_data.import_ilostat_file(path, warehouse, settings.raw_dir(), uploader="test")
-    message = str(error.value)
-    assert "column 'sex'" in message and "'SEX_X'" in message and "line 3" in message
-    assert not warehouse.table_exists("staging.ilostat_observations")
+    report = open_data.import_ilostat_file(path, warehouse, settings.raw_dir(), uploader="test")
+    assert report.blocked == ["JAM"] and report.rows_written == 0
+    message = "\n".join(report.validation.report_lines())
+    assert "'sex'" in message and "'SEX_X'" in message and "line 3" in message
+    assert warehouse.query("SELECT count(*) AS n FROM staging.ilostat_observations")["n"].iloc[0] == 0
 
 
 # --- live ILOSTAT faults ----------------------------------------------------------------
@@ -277,6 +281,8 @@ def test_real_wdi_bulk_download_imports_caribbean_values(data_dir, warehouse):
     from cmc_pipeline import settings
 
     bulk = next((settings.SNAPSHOT_DIR / "worldbank_bulk_2022").glob("API_BX.TRF.PWKR.DT.GD.ZS*.csv"))
+    open_data.build_dim_country(warehouse)
+    open_data.build_dim_indicator(warehouse)
     report = open_data.import_worldbank_file(bulk, warehouse, settings.raw_dir(), uploader="test")
     assert "regional aggregates" in report.skipped  # CSS, LCN … are not countries
     assert "BHS" not in report.countries  # the Bahamas has no values in this vintage

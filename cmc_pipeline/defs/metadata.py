@@ -57,6 +57,13 @@ def materialize_result(report: LoadReport) -> dg.MaterializeResult:
         metadata["raw_files"] = dg.MetadataValue.json(report.raw_files)
     if report.skipped:
         metadata["rows_skipped"] = dg.MetadataValue.json(report.skipped)
+    if report.blocked:
+        # The materialisation covers the run's whole partition range; these countries'
+        # rows were not replaced because they failed an error rule (see their checks).
+        metadata["countries_blocked"] = ", ".join(report.blocked)
+    if report.validation is not None:
+        failed = sorted({r.rule.id for r in report.validation.failures()})
+        metadata["quality_rules_failed"] = ", ".join(failed) if failed else "none"
     if report.countries_without_rows:
         metadata["countries_without_rows"] = ", ".join(report.countries_without_rows)
     if report.demonstration:

@@ -25,9 +25,11 @@ from pathlib import Path
 import pandas as pd
 
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.quality.rules import ordered_reference_values
 from cmc_pipeline.lib.raw_store import land_bytes
 from cmc_pipeline.lib.reference import LICENCES, countries, fold_name, resolve_country
 from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.settings import REFERENCE_DIR
 
 TABLE = "core.governance_need"
 DATASET = "governance_needs"
@@ -64,6 +66,9 @@ def workbook_columns() -> tuple[WorkbookColumn, ...]:
         for rule in column.raw.get("quality") or ():
             arguments = rule.get("arguments") or {}
             valid_values = tuple(arguments.get("validValues") or valid_values)
+            references = arguments.get("validValuesReference") or []
+            for reference in [references] if isinstance(references, str) else references:
+                valid_values += ordered_reference_values(reference)
             pattern = arguments.get("pattern") or pattern
         examples = column.raw.get("examples") or [""]
         columns.append(
@@ -88,8 +93,14 @@ def country_choices() -> list[str]:
     return [c.name_en for c in countries()]
 
 
+@cache
+def _domain_numbers() -> dict[str, int]:
+    with open(REFERENCE_DIR / "mgf_domains.csv", encoding="utf-8", newline="") as f:
+        return {row["mgf_domain"]: int(row["mgf_domain_number"]) for row in csv.DictReader(f)}
+
+
 def domain_number(domain: str) -> int:
-    return _column("mgf_domain").valid_values.index(domain) + 1
+    return _domain_numbers()[domain]
 
 
 # --- template --------------------------------------------------------------------------

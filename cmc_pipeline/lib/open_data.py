@@ -1,20 +1,28 @@
 """Loading steps for the open-data sources, shared by the Dagster assets and the CLI.
 
 Each step reads top-down in three parts: load inputs (fetch every response and land it
-raw), process (parse to typed staging rows), save (replace the slice in one transaction).
-All fetching happens before any writing, so a source that fails half-way through leaves
-the warehouse exactly as it was.
+raw), process (parse to staging rows), save (check the rows against the table's contract,
+then replace the slice of the countries that passed, in one transaction). All fetching
+happens before any writing, so a source that fails half-way through leaves the warehouse
+exactly as it was.
+
+The contract check is the promotion gate: a country whose rows break an error-severity
+rule is not written (its previous rows stay as they were, so core keeps reading its last
+good load), the other countries are, and the report carries every rule's result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from cmc_pipeline.lib import harmonise
+from cmc_pipeline import settings
+from cmc_pipeline.lib import harmonise, quality
+from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.raw_store import LandedFile, land_bytes, utc_now_iso
 from cmc_pipeline.lib.reference import (
     COUNTRY_FLAG_COLUMNS,
@@ -53,6 +61,8 @@ class LoadReport:
     countries_without_rows: list[str] = field(default_factory=list)
     demonstration: bool = False
     preview: pd.DataFrame | None = None
+    validation: quality.ValidationRun | None = None
+    blocked: list[str] = field(default_factory=list)  # countries not promoted: they failed an error rule
 
     def note_landing(self, response: FetchedResponse, landed: LandedFile) -> None:
         self.raw_files.append(
@@ -103,9 +113,56 @@ def land_response(response: FetchedResponse, raw_root: Path, *, uploader: str | 
 def _finish_report(report: LoadReport, frame: pd.DataFrame, batch: list[str]) -> LoadReport:
     present = set(frame["country_iso3"]) if len(frame) else set()
     report.countries = list(batch)
-    report.countries_without_rows = [c for c in batch if c not in present]
+    report.countries_without_rows = [c for c in batch if c not in present and c not in report.blocked]
     report.preview = frame.head(10)
     return report
+
+
+def _validate_and_save(
+    warehouse: Warehouse,
+    table: str,
+    parts: Sequence[pd.DataFrame],
+    report: LoadReport,
+    *,
+    batch: list[str] | None,
+    slice_for: Callable[[list[str]], dict],
+    before_write: Callable[[pd.DataFrame], object] | None = None,
+) -> pd.DataFrame:
+    """Check ``parts`` against ``table``'s contract country by country, then write the
+    countries that passed (the whole table when ``batch`` is None: it passes or not).
+
+    ``slice_for(countries)`` is the slice those countries' rows replace; ``before_write``
+    may refuse the promoted rows by raising (nothing is written then). Returns the
+    promoted rows.
+    """
+    contract = contract_for(table)
+    warehouse.ensure_tables([contract])  # a first load compares with an empty table
+    partition_column = "country_iso3" if batch is not None else None
+    everything = slice_for(batch or [])
+    stamp = f"{_now():%Y%m%dT%H%M%S%f}"
+    run = quality.validate(
+        parts,
+        contract,
+        partition_column=partition_column,
+        partitions=batch,
+        previous=warehouse.read_slice(table, everything),
+        tables=lambda name: warehouse.read_slice(name, {}),
+        great_expectations_result=settings.quality_dir() / table / f"{stamp}.json",
+    )
+    report.validation = run
+    report.blocked = [c for c in run.blocked_partitions if c is not None]
+    rows = pd.concat([p.reindex(columns=contract.column_names) for p in parts], ignore_index=True)
+    if batch is None:
+        promoted_rows = rows if run.passed else rows.iloc[0:0]
+        if run.passed:
+            report.rows_written = warehouse.replace_slice(table, promoted_rows, everything)
+        return promoted_rows
+    promoted = [c for c in batch if c not in report.blocked]
+    promoted_rows = rows[rows["country_iso3"].isin(promoted)]
+    if before_write is not None:
+        before_write(promoted_rows)
+    report.rows_written = warehouse.replace_slice(table, promoted_rows, slice_for(promoted))
+    return promoted_rows
 
 
 # --- ILOSTAT ----------------------------------------------------------------------------
@@ -119,14 +176,19 @@ def load_ilostat(
     loaded_at = _now()
 
     # Load inputs: one request per indicator covers the whole batch of countries.
-    parsed: list[pd.DataFrame] = []
+    parts: list[pd.DataFrame] = []
     for indicator in ilostat_indicators():
         response = client.fetch(indicator, batch)
         landed = land_response(response, raw_root)
         report.note_landing(response, landed)
         rows = ilostat.parse_response(response, indicator)
-        parsed.append(
-            rows.assign(
+        # Process: keep the batch's countries (snapshots cover all of them; a live answer
+        # only the batch), naming what was left out. Each response stays its own part so
+        # that one whose columns changed blocks only the countries it covers.
+        rows, skipped = harmonise.assign_countries(rows, "ref_area", "ilostat")
+        _add_skipped(report, skipped)
+        parts.append(
+            rows[rows["country_iso3"].isin(batch)].assign(
                 dataset_id=response.dataset_id,
                 api_generation=response.api,
                 raw_sha256=landed.sha256,
@@ -135,18 +197,22 @@ def load_ilostat(
             )
         )
 
-    # Process: keep the batch's countries (snapshots cover all of them; a live answer
-    # only the batch), naming what was left out.
-    frame, skipped = harmonise.assign_countries(pd.concat(parsed, ignore_index=True), "ref_area", "ilostat")
-    report.skipped = skipped
-    frame = frame[frame["country_iso3"].isin(batch)]
-
-    # Save: the API rows of these countries are replaced as one slice; rows a user
-    # imported from a downloaded file (api_generation "file") are left alone.
-    report.rows_written = warehouse.replace_slice(
-        ILOSTAT_STAGING, frame, {"country_iso3": batch, "api_generation": ILOSTAT_API_GENERATIONS}
+    # Save: the API rows of the countries that pass their contract are replaced as one
+    # slice; rows a user imported from a downloaded file (api_generation "file") are left alone.
+    frame = _validate_and_save(
+        warehouse,
+        ILOSTAT_STAGING,
+        parts,
+        report,
+        batch=batch,
+        slice_for=lambda countries: {"country_iso3": countries, "api_generation": ILOSTAT_API_GENERATIONS},
     )
     return _finish_report(report, frame, batch)
+
+
+def _add_skipped(report: LoadReport, skipped: dict[str, int]) -> None:
+    for reason, count in skipped.items():
+        report.skipped[reason] = report.skipped.get(reason, 0) + count
 
 
 def import_ilostat_file(path: Path, warehouse: Warehouse, raw_root: Path, *, uploader: str) -> LoadReport:
@@ -177,14 +243,19 @@ def import_ilostat_file(path: Path, warehouse: Warehouse, raw_root: Path, *, upl
         loaded_at=_now(),
     )
     batch = sorted(set(frame["country_iso3"]))
-    # Harmonise before writing anything, so a file with an unknown code changes nothing.
-    harmonise.ilostat_to_facts(frame)
     report = LoadReport(ILOSTAT_STAGING, skipped=skipped)
     report.raw_files.append(
         {"dataset": dataset_id, "url": str(path), "sha256": landed.sha256, "bytes": len(body)}
     )
-    report.rows_written = warehouse.replace_slice(
-        ILOSTAT_STAGING, frame, {"country_iso3": batch, "dataset_id": [dataset_id]}
+    frame = _validate_and_save(
+        warehouse,
+        ILOSTAT_STAGING,
+        [frame],
+        report,
+        batch=batch,
+        slice_for=lambda countries: {"country_iso3": countries, "dataset_id": [dataset_id]},
+        # Harmonise before writing anything, so a file with an unknown indicator changes nothing.
+        before_write=harmonise.ilostat_to_facts,
     )
     return _finish_report(report, frame, batch)
 
@@ -215,8 +286,13 @@ def load_worldbank(
     )
     report.skipped = skipped
     frame = frame[frame["country_iso3"].isin(batch)].drop(columns=["country_code"])
-    report.rows_written = warehouse.replace_slice(
-        WORLDBANK_STAGING, frame, {"country_iso3": batch, "file_format": ["api-json"]}
+    frame = _validate_and_save(
+        warehouse,
+        WORLDBANK_STAGING,
+        [frame],
+        report,
+        batch=batch,
+        slice_for=lambda countries: {"country_iso3": countries, "file_format": ["api-json"]},
     )
     return _finish_report(report, frame, batch)
 
@@ -242,20 +318,24 @@ def import_worldbank_file(path: Path, warehouse: Warehouse, raw_root: Path, *, u
     frame = frame.drop(columns=["country_code"]).assign(
         raw_sha256=landed.sha256, demonstration_data=False, loaded_at=_now()
     )
-    harmonise.worldbank_to_facts(frame)  # refuse an indicator outside the catalogue before writing
     batch = sorted(set(frame["country_iso3"]))
     report = LoadReport(WORLDBANK_STAGING, skipped=skipped)
     report.raw_files.append(
         {"dataset": Path(path).name, "url": str(path), "sha256": landed.sha256, "bytes": len(body)}
     )
-    report.rows_written = warehouse.replace_slice(
+    indicators = sorted(set(frame["indicator_id"]))
+    frame = _validate_and_save(
+        warehouse,
         WORLDBANK_STAGING,
-        frame,
-        {
-            "country_iso3": batch,
-            "indicator_id": sorted(set(frame["indicator_id"])),
+        [frame],
+        report,
+        batch=batch,
+        slice_for=lambda countries: {
+            "country_iso3": countries,
+            "indicator_id": indicators,
             "file_format": ["bulk-csv"],
         },
+        before_write=harmonise.worldbank_to_facts,  # refuse an indicator outside the catalogue
     )
     return _finish_report(report, frame, batch)
 
@@ -288,8 +368,13 @@ def build_fact_observations(warehouse: Warehouse, batch: list[str]) -> LoadRepor
     )
     report.demonstration = bool(facts["demonstration_data"].any()) if len(facts) else False
     # Each source owns its slice: a source with no rows for these countries now leaves none.
-    report.rows_written = warehouse.replace_slice(
-        FACT_TABLE, facts, {"country_iso3": batch, "source": FACT_SOURCES}
+    facts = _validate_and_save(
+        warehouse,
+        FACT_TABLE,
+        [facts],
+        report,
+        batch=batch,
+        slice_for=lambda countries: {"country_iso3": countries, "source": FACT_SOURCES},
     )
     return _finish_report(report, facts, batch)
 
@@ -309,7 +394,7 @@ def build_dim_country(warehouse: Warehouse) -> LoadReport:
         ]
     )
     report = LoadReport("core.dim_country", preview=frame.head(10))
-    report.rows_written = warehouse.replace_slice("core.dim_country", frame, {})
+    _validate_and_save(warehouse, "core.dim_country", [frame], report, batch=None, slice_for=lambda _: {})
     report.countries = list(frame["country_iso3"])
     return report
 
@@ -365,5 +450,5 @@ def build_dim_indicator(warehouse: Warehouse) -> LoadReport:
     )
     frame = pd.DataFrame(rows)
     report = LoadReport("core.dim_indicator", preview=frame.head(10))
-    report.rows_written = warehouse.replace_slice("core.dim_indicator", frame, {})
+    _validate_and_save(warehouse, "core.dim_indicator", [frame], report, batch=None, slice_for=lambda _: {})
     return report

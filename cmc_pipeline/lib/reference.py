@@ -169,29 +169,47 @@ class IloCodeLists:
         return self.label_to_code.get(fold_name(label))
 
 
+@dataclass(frozen=True)
+class IloCode:
+    dimension: str
+    code: str
+    label: str
+
+
 @cache
-def ilo_code_lists() -> IloCodeLists:
-    """Load ``ilo_codelists.csv``, expanding ``{ISO3}`` templates over ISO 3166-1.
+def ilo_code_rows() -> tuple[IloCode, ...]:
+    """Every row of ``ilo_codelists.csv``, with ``{ISO3}`` templates expanded over ISO 3166-1.
 
     Country-based breakdowns (place of birth, destination …) can name any country in the
     world, so their codes are generated from pycountry rather than listed by hand.
     """
     import pycountry  # only needed here; keeps CLI start-up light
 
-    code_dimension: dict[str, str] = {}
-    label_to_code: dict[str, str] = {}
+    rows: list[IloCode] = []
     with open(REFERENCE_DIR / "ilo_codelists.csv", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             if "{ISO3}" in row["code"]:
-                for country in pycountry.countries:
-                    code = row["code"].replace("{ISO3}", country.alpha_3)
-                    label = row["label"].replace("{COUNTRY}", country.name)
-                    code_dimension[code] = row["dimension"]
-                    label_to_code[fold_name(label)] = code
+                rows.extend(
+                    IloCode(
+                        row["dimension"],
+                        row["code"].replace("{ISO3}", country.alpha_3),
+                        row["label"].replace("{COUNTRY}", country.name),
+                    )
+                    for country in pycountry.countries
+                )
             else:
-                code_dimension[row["code"]] = row["dimension"]
-                label_to_code[fold_name(row["label"])] = row["code"]
-    return IloCodeLists(code_dimension=code_dimension, label_to_code=label_to_code)
+                rows.append(IloCode(row["dimension"], row["code"], row["label"]))
+    return tuple(rows)
+
+
+@cache
+def ilo_code_lists() -> IloCodeLists:
+    """The ILO codes by dimension, and labels (folded) to codes, for harmonisation."""
+    rows = ilo_code_rows()
+    return IloCodeLists(
+        code_dimension={r.code: r.dimension for r in rows},
+        label_to_code={fold_name(r.label): r.code for r in rows},
+    )
 
 
 LICENCES = {

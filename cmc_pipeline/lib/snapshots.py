@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cmc_pipeline import settings
 from cmc_pipeline.lib.raw_store import write_atomically
-from cmc_pipeline.settings import SNAPSHOT_DIR
 
 DEMONSTRATION_LABEL = "demonstration data — not official statistics"
 
@@ -32,8 +32,8 @@ class SnapshotEntry:
 
 
 class SnapshotStore:
-    def __init__(self, root: Path = SNAPSHOT_DIR):
-        self.root = Path(root)
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root is not None else settings.snapshot_dir()
         self._entries: list[SnapshotEntry] | None = None
 
     @property

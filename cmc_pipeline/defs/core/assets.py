@@ -1,5 +1,7 @@
 """Core conformed tables: the country and indicator dimensions and the one long fact table."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from cmc_pipeline.defs.iom.assets import migrant_incident
@@ -7,6 +9,7 @@ from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
 from cmc_pipeline.defs.migration_stocks.assets import undesa_migrant_stock
 from cmc_pipeline.defs.open_data.assets import ilostat_observations, worldbank_observations
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
+from cmc_pipeline.defs.quality import check_events, check_specs_for
 from cmc_pipeline.defs.resources import WarehouseResource
 from cmc_pipeline.lib import open_data
 
@@ -18,12 +21,15 @@ from cmc_pipeline.lib import open_data
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
     metadata=definition_metadata("core.dim_country"),
+    check_specs=check_specs_for("core.dim_country", dg.AssetKey(["core", "dim_country"])),
 )
-def dim_country(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def dim_country(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per CMC country: ISO3/ISO2/M49 codes, English name, the name variants the
     sources use, and membership flags (CARICOM member or associate, OECS, CSME, 2018 MGNA,
     CMC). From ``reference/countries.csv``."""
-    return materialize_result(open_data.build_dim_country(warehouse.get()))
+    report = open_data.build_dim_country(warehouse.get())
+    yield materialize_result(report)
+    yield from check_events(context, report)
 
 
 @dg.asset(
@@ -33,11 +39,14 @@ def dim_country(warehouse: WarehouseResource) -> dg.MaterializeResult:
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
     metadata=definition_metadata("core.dim_indicator"),
+    check_specs=check_specs_for("core.dim_indicator", dg.AssetKey(["core", "dim_indicator"])),
 )
-def dim_indicator(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def dim_indicator(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per indicator and source: label, topic, unit and multiplier, and its ids
     upstream. From the indicator catalogues under ``reference/``."""
-    return materialize_result(open_data.build_dim_indicator(warehouse.get()))
+    report = open_data.build_dim_indicator(warehouse.get())
+    yield materialize_result(report)
+    yield from check_events(context, report)
 
 
 @dg.asset(
@@ -57,8 +66,11 @@ def dim_indicator(warehouse: WarehouseResource) -> dg.MaterializeResult:
         dim_indicator,
     ],
     metadata=definition_metadata(open_data.FACT_TABLE),
+    check_specs=check_specs_for(
+        open_data.FACT_TABLE, dg.AssetKey(["core", "fact_observation"]), country_partitions
+    ),
 )
-def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One comparable row per country × period × indicator × sex × age × breakdown × source.
 
     Harmonised from the staging tables: ISO3 countries, ILO sex/age/breakdown codes
@@ -68,5 +80,12 @@ def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     emigrants by destination) and IOM Missing Migrants counts by cause and route; each
     source's rows are replaced as its own slice. An unmapped code fails the partition and
     names the values.
+
+    Reads only promoted staging rows (a country blocked at staging keeps its last good
+    rows there). The facts are checked against their contract too, including the
+    comparability rules (sex totals, shares, year-on-year jumps, the same indicator from
+    two sources); a country failing an error rule keeps its previous facts.
     """
-    return materialize_result(open_data.build_fact_observations(warehouse.get(), context.partition_keys))
+    report = open_data.build_fact_observations(warehouse.get(), context.partition_keys)
+    yield materialize_result(report)
+    yield from check_events(context, report)

@@ -73,20 +73,38 @@ _LABEL_HEADER = {
     "note_indicator.label": "note_indicator",
     "note_source.label": "note_source",
 }
-# Columns a file must have; the rest (classif2, notes, best_source …) are optional.
-_REQUIRED_CODE = {"ref_area", "indicator", "sex", "time", "obs_value"}
-_REQUIRED_LABEL = {"ref_area.label", "indicator.label", "sex.label", "time", "obs_value"}
-_SDMX_FIXED = [
-    "DATAFLOW",
-    "REF_AREA",
-    "FREQ",
-    "MEASURE",
-    "TIME_PERIOD",
-    "OBS_VALUE",
-    "OBS_STATUS",
-    "UNIT_MULT",
-    "SOURCE",
+# Columns that tell the two bulk forms apart. A file that has them is parsed; whether it
+# also has every column the staging contract requires (sex, obs_value …) is for the
+# contract's check to say, country by country, naming the column.
+_CODE_SIGNATURE = {"ref_area", "indicator", "time"}
+_LABEL_SIGNATURE = {"ref_area.label", "indicator.label", "time"}
+# Published columns the staging table leaves out on purpose (best_source=all adds one).
+_KNOWN_UNSTAGED = {"best_source", "best_source.label"}
+# Staging columns a response may legitimately lack: they are staged empty.
+_OPTIONAL_COLUMNS = [
+    "source_survey",
+    "classif1",
+    "classif2",
+    "obs_status",
+    "unit_multiplier",
+    "note_classif",
+    "note_indicator",
+    "note_source",
 ]
+# SDMX-CSV columns that identify the format; the others the staging contract wants (SEX,
+# OBS_VALUE …) are judged by its check, per country, like the bulk CSV's.
+_SDMX_SIGNATURE = ["REF_AREA", "MEASURE", "TIME_PERIOD"]
+# Technical SDMX-CSV columns the staging table does not keep.
+_SDMX_UNSTAGED = {
+    "DATAFLOW",
+    "FREQ",
+    "UNIT_MEASURE_TYPE",
+    "UNIT_MEASURE",
+    "UNIT_MULT",
+    "DECIMALS",
+    "UPPER_BOUND",
+    "LOWER_BOUND",
+}
 
 
 # --- URLs --------------------------------------------------------------------------------
@@ -249,15 +267,16 @@ def parse_bulk_csv(body: bytes, *, origin: str) -> pd.DataFrame:
     """Bulk-API or web-site download, in ``type=code`` or ``type=label`` form."""
     header, frame = read_csv_strict(body, origin=origin)
     columns = set(header)
-    if columns >= _REQUIRED_CODE:
+    if columns >= _CODE_SIGNATURE:
         mapping, file_format = _CODE_HEADER, "code"
-    elif columns >= _REQUIRED_LABEL:
+    elif columns >= _LABEL_SIGNATURE:
         mapping, file_format = _LABEL_HEADER, "label"
     else:
-        missing_code = sorted(_REQUIRED_CODE - columns)
+        missing_code = sorted(_CODE_SIGNATURE - columns)
         raise SourceFormatError(
             f"{origin}: not an ILOSTAT CSV: columns {missing_code} are missing (found {header[:12]})"
         )
+    frame = frame.drop(columns=[c for c in header if c in _KNOWN_UNSTAGED])
     frame = frame.rename(columns={k: v for k, v in mapping.items() if k in columns})
     frame["file_format"] = file_format
     frame["unit_multiplier"] = pd.array([pd.NA] * len(frame), dtype="Int64")
@@ -266,7 +285,7 @@ def parse_bulk_csv(body: bytes, *, origin: str) -> pd.DataFrame:
 
 def parse_sdmx_csv(body: bytes, *, breakdowns: tuple[str, ...], origin: str) -> pd.DataFrame:
     header, frame = read_csv_strict(body, origin=origin)
-    missing = [c for c in [*_SDMX_FIXED, *breakdowns] if c not in header]
+    missing = [c for c in _SDMX_SIGNATURE if c not in header]
     if missing:
         raise SourceFormatError(f"{origin}: not the expected SDMX-CSV: columns {missing} are missing")
     others = [b for b in breakdowns if b != "SEX"]
@@ -284,23 +303,36 @@ def parse_sdmx_csv(body: bytes, *, breakdowns: tuple[str, ...], origin: str) -> 
     }
     renames.update({dim: f"classif{i}" for i, dim in enumerate(others, start=1)})
     frame = frame.rename(columns=renames)
-    multiplier = to_float(frame, "UNIT_MULT", origin=origin)
-    frame["unit_multiplier"] = multiplier.round().astype("Int64")
+    if "UNIT_MULT" in frame:
+        frame["unit_multiplier"] = to_float(frame, "UNIT_MULT", origin=origin).round().astype("Int64")
     frame["file_format"] = "sdmx-csv"
-    return _finish(frame, origin)
+    return _finish(frame.drop(columns=[c for c in frame.columns if c in _SDMX_UNSTAGED]), origin)
 
 
 def _finish(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    for column in OBSERVATION_COLUMNS:
+    """Staging columns in order; values stay text where they were text.
+
+    A value that is not a number (``obs_value`` of "n/a") and a column the response lacks
+    or adds are left as they are, so the staging contract's checks name them with their
+    line and block only the countries they concern, instead of one bad row stopping the
+    whole load. ``origin`` names the response in the errors the parser itself raises.
+    """
+    for column in _OPTIONAL_COLUMNS:
         if column not in frame:
-            frame[column] = pd.Series([""] * len(frame), dtype="string", index=frame.index)
-    frame["obs_value"] = to_float(frame, "obs_value", origin=origin)
-    return frame[OBSERVATION_COLUMNS].reset_index(drop=True)
+            empty = pd.NA if column == "unit_multiplier" else ""
+            frame[column] = pd.Series(
+                [empty] * len(frame), dtype="Int64" if empty is pd.NA else "string", index=frame.index
+            )
+    if "obs_value" in frame:
+        text = frame["obs_value"].astype("string").str.strip()
+        frame["obs_value"] = text.where(text != "")
+    ordered = [c for c in OBSERVATION_COLUMNS if c in frame.columns]
+    unknown = [c for c in frame.columns if c not in OBSERVATION_COLUMNS]
+    return frame[ordered + unknown].reset_index(drop=True)
 
 
 def _empty_frame() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="string") for c in OBSERVATION_COLUMNS})
-    frame["obs_value"] = frame["obs_value"].astype("Float64")
     frame["unit_multiplier"] = frame["unit_multiplier"].astype("Int64")
     frame["source_row_number"] = frame["source_row_number"].astype("Int64")
     return frame

@@ -1,0 +1,137 @@
+"""What a validation found, rule by rule and partition by partition, in the words a data
+officer or engineer acts on: which rule, how many rows, and a few of them with their
+line, column, value and what was expected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cmc_pipeline.lib.quality.rules import Rule
+
+
+@dataclass(frozen=True)
+class Offence:
+    """One offending row (or, for a table-level rule, one offending group)."""
+
+    partition: str | None
+    row: int | None  # the line in the source file, where the rows carry it
+    column: str | None
+    value: Any
+    expected: str
+
+    def describe(self) -> str:
+        where = f"line {self.row}" if self.row is not None else "row"
+        column = f", column {self.column!r}" if self.column else ""
+        return f"{where}{column}: {_plain(self.value)!r} — expected {self.expected}"
+
+    def as_record(self) -> dict:
+        return {
+            "partition": self.partition,
+            "line": self.row,
+            "column": self.column,
+            "value": _plain(self.value),
+            "expected": self.expected,
+        }
+
+
+@dataclass
+class RuleResult:
+    rule: Rule
+    partition: str | None
+    rows_checked: int
+    failing_rows: int = 0
+    examples: list[Offence] = field(default_factory=list)
+    evaluated_by: str = "duckdb"  # duckdb | great_expectations | python
+    note: str = ""  # why a rule could not run here, when it could not
+
+    @property
+    def passed(self) -> bool:
+        return self.failing_rows <= self.rule.allowed_failures
+
+    @property
+    def blocks_promotion(self) -> bool:
+        return not self.passed and self.rule.severity == "error"
+
+    def message(self) -> str:
+        where = f" for {self.partition}" if self.partition else ""
+        if self.passed:
+            return f"{self.rule.id} passed{where} ({self.rows_checked:,} rows checked)" + (
+                f"; {self.note}" if self.note else ""
+            )
+        return (
+            f"{self.rule.id} ({self.rule.severity}) failed{where}: {self.failing_rows:,} of "
+            f"{self.rows_checked:,} rows — {self.rule.name}"
+        )
+
+
+@dataclass
+class ValidationRun:
+    """Every rule's result for every partition of one validated batch of rows."""
+
+    table: str
+    contract_version: str
+    results: list[RuleResult]
+    rows_checked: int
+    great_expectations_result: Path | None = None
+
+    @property
+    def partitions(self) -> list[str | None]:
+        return list(dict.fromkeys(r.partition for r in self.results))
+
+    @property
+    def blocked_partitions(self) -> list[str | None]:
+        """Partitions failing an error-severity rule: their rows must not be promoted."""
+        return list(dict.fromkeys(r.partition for r in self.results if r.blocks_promotion))
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocked_partitions
+
+    def failures(self, severity: str | None = None) -> list[RuleResult]:
+        return [r for r in self.results if not r.passed and (severity is None or r.rule.severity == severity)]
+
+    def for_rule(self, rule_id: str) -> list[RuleResult]:
+        return [r for r in self.results if r.rule.id == rule_id]
+
+    def report_lines(self, limit_per_rule: int = 5) -> list[str]:
+        """A plain-text account of every failure, for the command line."""
+        lines = []
+        for result in self.failures():
+            lines.append(result.message())
+            lines.extend(f"    {o.describe()}" for o in result.examples[:limit_per_rule])
+        return lines
+
+
+def offences_table(offences: Iterable[Offence]) -> str:
+    """A markdown table of offending rows, for Dagster metadata."""
+    rows = list(offences)
+    if not rows:
+        return ""
+    lines = ["| line | column | value | expected |", "|---|---|---|---|"]
+    for o in rows:
+        value = str(_plain(o.value)).replace("|", "\\|")
+        lines.append(f"| {'' if o.row is None else o.row} | {o.column or ''} | {value} | {o.expected} |")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly scalars (numpy and pandas scalars become Python ones)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
