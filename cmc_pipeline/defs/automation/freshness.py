@@ -18,6 +18,7 @@ from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.settings import TIMEZONE
 
 CHECK_NAME = "freshness"
+CHECK_FRESHNESS_JOB = "check_freshness"
 
 
 def contracts_with_cadence() -> list[TableContract]:
@@ -105,7 +106,10 @@ def build_freshness_checks(contracts: list[TableContract]) -> dg.AssetChecksDefi
             if not result.passed:
                 stale.append(f"{contract.table}: {result.description}")
             yield result
-        if stale:
+        # Only the daily check notifies: backfills and refreshes carry these checks too
+        # (an asset backfill includes its assets' checks), and a notice from each of them
+        # would bury the one that matters.
+        if stale and context.run.job_name == CHECK_FRESHNESS_JOB:
             notice = Notification(
                 subject="[cmc-pipeline] stale warehouse tables",
                 body="These tables are older than their contracts allow:\n" + "\n".join(stale),
@@ -123,7 +127,7 @@ freshness_checks = build_freshness_checks(contracts_with_cadence())
 FRESHNESS_CHECKS = dg.AssetSelection.checks(freshness_checks)
 
 check_freshness_job = dg.define_asset_job(
-    "check_freshness",
+    CHECK_FRESHNESS_JOB,
     selection=FRESHNESS_CHECKS,
     description="Is every table as fresh as its data contract promises?",
 )

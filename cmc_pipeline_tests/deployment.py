@@ -1,0 +1,225 @@
+"""A throw-away shared deployment on this machine, as deploy/ describes it: the production
+``dagster.yaml`` (PostgreSQL storage, run queue, pools, run monitoring) against a fresh
+database, and the three processes (code server, daemon, webserver) on loopback ports.
+
+Used by the deployment tests and by ``benchmarks/backfill_benchmark.py``. Everything it
+starts runs in its own process group, which ``stop`` ends by id; ``drop`` removes the
+database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection((PG["host"], int(PG["port"])), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _psql_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host=PG["host"], port=PG["port"], user=PG["user"], dbname="postgres", autocommit=True
+    ) as connection:
+        connection.execute(sql)
+
+
+class LocalDeployment:
+    def __init__(self, root: Path, *, extra_env: dict[str, str] | None = None):
+        self.root = Path(root)
+        self.db_name = f"cmc_dagster_test_{uuid.uuid4().hex[:10]}"
+        self.home = self.root / "dagster_home"
+        self.data = self.root / "data"
+        self.logs = self.root / "logs"
+        self.grpc_port = free_port()
+        self.ui_port = free_port()
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_DIR),
+            "DAGSTER_HOME": str(self.home),
+            "DAGSTER_PG_HOST": PG["host"],
+            "DAGSTER_PG_PORT": PG["port"],
+            "DAGSTER_PG_DB": self.db_name,
+            "DAGSTER_PG_USERNAME": PG["user"],
+            "DAGSTER_PG_PASSWORD": "",
+            "CMC_DATA_DIR": str(self.data),
+            "CMC_DAGSTER_URL": self.ui_url,
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+            "GX_ANALYTICS_ENABLED": "False",
+            **(extra_env or {}),
+        }
+        for variable in ("CMC_WAREHOUSE", "CMC_RAW_DIR", "CMC_INBOX", "CMC_NOTIFY_LOG"):
+            if variable not in (extra_env or {}):
+                self.env.pop(variable, None)
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def workspace(self) -> Path:
+        return self.home / "workspace.yaml"
+
+    # --- set-up and tear-down ----------------------------------------------------------
+
+    def create(self) -> LocalDeployment:
+        for folder in (self.home, self.data, self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        _psql_admin(f'CREATE DATABASE "{self.db_name}"')
+        shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
+        # deploy/workspace.yaml with this deployment's free port in place of 4266.
+        text = (PROJECT_DIR / "deploy" / "workspace.yaml").read_text(encoding="utf-8")
+        self.workspace.write_text(text.replace("port: 4266", f"port: {self.grpc_port}"), encoding="utf-8")
+        return self
+
+    def start(self) -> LocalDeployment:
+        self.start_code_server()
+        self.start_daemon()
+        self.start_webserver()
+        return self
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.stop_process(name)
+
+    def drop(self) -> None:
+        _psql_admin(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+
+    # --- the three processes -----------------------------------------------------------
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            command,
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, including the runs it starts
+        )
+        self.processes[name] = process
+        return process
+
+    def start_code_server(self) -> None:
+        self._spawn(
+            "code_server",
+            [
+                str(BIN / "dagster"),
+                "code-server",
+                "start",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.grpc_port),
+                "-m",
+                "cmc_pipeline.definitions",
+                "--location-name",
+                "cmc_pipeline",
+            ],
+        )
+        self._wait_for_port(self.grpc_port, "code_server", timeout=120)
+
+    def start_daemon(self) -> None:
+        self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(self.workspace)])
+
+    def start_webserver(self) -> None:
+        self._spawn(
+            "webserver",
+            [
+                str(BIN / "dagster-webserver"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.ui_port),
+                "-w",
+                str(self.workspace),
+            ],
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            self._check_alive("webserver")
+            try:
+                if requests.get(f"{self.ui_url}/server_info", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(
+            f"the webserver did not answer on {self.ui_url}; see {self.logs / 'webserver.log'}"
+        )
+
+    def kill_daemon(self) -> None:
+        """The daemon dies without warning (kill -9), as in a machine or OOM failure."""
+        self.stop_process("daemon", sig=signal.SIGKILL)
+
+    def stop_process(self, name: str, sig: int = signal.SIGTERM) -> None:
+        process = self.processes.pop(name)
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+    def _check_alive(self, name: str) -> None:
+        process = self.processes[name]
+        if process.poll() is not None:
+            log = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log}")
+
+    def _wait_for_port(self, port: int, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise TimeoutError(f"{name} did not listen on port {port}; see {self.logs / f'{name}.log'}")
+
+    # --- what the deployment recorded --------------------------------------------------
+
+    def instance(self):
+        """The deployment's Dagster instance (PostgreSQL), read from this process."""
+        import dagster as dg
+
+        saved = {k: os.environ.get(k) for k in self.env if k.startswith("DAGSTER_PG_")}
+        os.environ.update({k: self.env[k] for k in saved})
+        try:
+            return dg.DagsterInstance.from_config(str(self.home))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
