@@ -48,3 +48,13 @@ def dagster_home() -> Path:
 def source_mode() -> str:
     """``snapshot`` (bundled recorded responses, the default) or ``live`` (the APIs)."""
     return os.environ.get("CMC_SOURCE_MODE", "snapshot")
+
+
+def executor() -> str:
+    """``in_process`` (one machine, the default) or ``celery`` (steps on Celery workers)."""
+    return os.environ.get("CMC_EXECUTOR", "in_process")
+
+
+def celery_queue() -> str:
+    """The Celery queue the workers of this deployment listen on (``CMC_EXECUTOR=celery``)."""
+    return os.environ.get("CMC_CELERY_QUEUE", "cmc_pipeline")

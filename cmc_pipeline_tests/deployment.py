@@ -9,6 +9,7 @@ database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -50,9 +51,13 @@ def _psql_admin(sql: str) -> None:
 
 
 class LocalDeployment:
-    def __init__(self, root: Path, *, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self, root: Path, *, extra_env: dict[str, str] | None = None, postgres_warehouse: bool = False
+    ):
         self.root = Path(root)
         self.db_name = f"cmc_dagster_test_{uuid.uuid4().hex[:10]}"
+        # A PostgreSQL warehouse too, as on several machines (DuckDB is one machine's file).
+        self.warehouse_db = f"{self.db_name}_warehouse" if postgres_warehouse else None
         self.home = self.root / "dagster_home"
         self.data = self.root / "data"
         self.logs = self.root / "logs"
@@ -72,11 +77,21 @@ class LocalDeployment:
             "CMC_DAGSTER_URL": self.ui_url,
             "DAGSTER_DISABLE_TELEMETRY": "1",
             "GX_ANALYTICS_ENABLED": "False",
+            # The venv's console scripts (celery, dagster) for the processes these start.
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             **(extra_env or {}),
         }
-        for variable in ("CMC_WAREHOUSE", "CMC_RAW_DIR", "CMC_INBOX", "CMC_NOTIFY_LOG"):
+        for variable in ("CMC_WAREHOUSE", "CMC_RAW_DIR", "CMC_INBOX", "CMC_NOTIFY_LOG", "CMC_EXECUTOR"):
             if variable not in (extra_env or {}):
                 self.env.pop(variable, None)
+        if self.warehouse_db:
+            self.env["CMC_WAREHOUSE"] = self.warehouse_url
+
+    @property
+    def warehouse_url(self) -> str:
+        if self.warehouse_db:
+            return f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{self.warehouse_db}"
+        return str(self.data / "warehouse" / "cmc.duckdb")
 
     @property
     def ui_url(self) -> str:
@@ -92,6 +107,8 @@ class LocalDeployment:
         for folder in (self.home, self.data, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         _psql_admin(f'CREATE DATABASE "{self.db_name}"')
+        if self.warehouse_db:
+            _psql_admin(f'CREATE DATABASE "{self.warehouse_db}"')
         shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
         # deploy/workspace.yaml with this deployment's free port in place of 4266.
         text = (PROJECT_DIR / "deploy" / "workspace.yaml").read_text(encoding="utf-8")
@@ -109,7 +126,9 @@ class LocalDeployment:
             self.stop_process(name)
 
     def drop(self) -> None:
-        _psql_admin(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        for name in (self.db_name, self.warehouse_db):
+            if name:
+                _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     # --- the three processes -----------------------------------------------------------
 
@@ -174,6 +193,35 @@ class LocalDeployment:
             f"the webserver did not answer on {self.ui_url}; see {self.logs / 'webserver.log'}"
         )
 
+    def start_celery_worker(self, queue: str) -> None:
+        """A worker as deploy/celery-worker.yaml starts one, listening on ``queue``."""
+        self._spawn(
+            "celery_worker",
+            [
+                str(BIN / "dagster-celery"),
+                "worker",
+                "start",
+                "-A",
+                "dagster_celery.app",
+                "-y",
+                str(PROJECT_DIR / "deploy" / "celery-worker.yaml"),
+                "-q",
+                queue,
+            ],
+        )
+        deadline = time.monotonic() + 120
+        while b"ready." not in (self.logs / "celery_worker.log").read_bytes():
+            self._check_alive("celery_worker")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no Celery worker ready; see {self.logs / 'celery_worker.log'}")
+            time.sleep(0.5)
+
+    def run(self, command: list[str], timeout: float) -> subprocess.CompletedProcess:
+        """Run a command (``dagster job execute`` …) in the deployment's environment."""
+        return subprocess.run(
+            command, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
     def kill_daemon(self) -> None:
         """The daemon dies without warning (kill -9), as in a machine or OOM failure."""
         self.stop_process("daemon", sig=signal.SIGKILL)
@@ -184,11 +232,20 @@ class LocalDeployment:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
             return
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        # Wait for the whole group (a Celery worker's pool, a run still finishing), then
+        # end whatever is left of it.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                break
+            process.poll()
+            time.sleep(0.2)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
     def _check_alive(self, name: str) -> None:
         process = self.processes[name]
