@@ -13,7 +13,7 @@ from cmc_pipeline import settings
 from cmc_pipeline.lib.notify import LogChannel, Notifier, SmtpChannel, WebhookChannel
 from cmc_pipeline.lib.sources.ilostat import IlostatClient
 from cmc_pipeline.lib.sources.worldbank import WorldBankClient
-from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.lib.warehouse import Warehouse, Years
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -41,16 +41,19 @@ class IlostatResource(dg.ConfigurableResource):
     mode: str = "snapshot"
     timefrom: int = 2000
 
-    def client(self) -> IlostatClient:
-        return IlostatClient(mode=self.mode, timefrom=self.timefrom)
+    def client(self, years: Years | None = None) -> IlostatClient:
+        # The API has a start year only; later years are dropped after parsing.
+        timefrom = max(self.timefrom, years.first) if years else self.timefrom
+        return IlostatClient(mode=self.mode, timefrom=timefrom)
 
 
 class WorldBankResource(dg.ConfigurableResource):
     mode: str = "snapshot"
     date_range: str = "2000:2024"
 
-    def client(self) -> WorldBankClient:
-        return WorldBankClient(mode=self.mode, date_range=self.date_range)
+    def client(self, years: Years | None = None) -> WorldBankClient:
+        date_range = f"{years.first}:{years.last}" if years else self.date_range
+        return WorldBankClient(mode=self.mode, date_range=date_range)
 
 
 class NotifierResource(dg.ConfigurableResource):

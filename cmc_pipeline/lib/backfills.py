@@ -96,12 +96,17 @@ def launch_backfill(
     job: str | None = None,
     assets: list[str] | None = None,
     title: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> str:
     """Ask the daemon to backfill ``partitions`` (country codes) of a job, or of assets
-    given as ``schema/table`` keys. Returns the backfill id."""
+    given as ``schema/table`` keys, with ``tags`` on every run. Returns the backfill id."""
     if (job is None) == (assets is None):
         raise ValueError("give either a job or a list of assets to backfill")
-    params: dict = {"partitionNames": partitions, "title": title}
+    params: dict = {
+        "partitionNames": partitions,
+        "title": title,
+        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+    }
     if job is not None:
         params["selector"] = {"partitionSetName": f"{job}_partition_set", "repositorySelector": REPOSITORY}
     else:

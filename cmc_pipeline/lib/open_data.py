@@ -25,7 +25,7 @@ from cmc_pipeline.lib.reference import (
 )
 from cmc_pipeline.lib.sources import ilostat, worldbank
 from cmc_pipeline.lib.sources.common import FetchedResponse
-from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.lib.warehouse import Warehouse, Years
 
 ILOSTAT_STAGING = "staging.ilostat_observations"
 WORLDBANK_STAGING = "staging.worldbank_observations"
@@ -45,6 +45,7 @@ class LoadReport:
     countries_without_rows: list[str] = field(default_factory=list)
     demonstration: bool = False
     preview: pd.DataFrame | None = None
+    years: str = "all"  # the years replaced: all the source gave, or a selected range
 
     def note_landing(self, response: FetchedResponse, landed: LandedFile) -> None:
         self.raw_files.append(
@@ -92,9 +93,14 @@ def _finish_report(report: LoadReport, frame: pd.DataFrame, batch: list[str]) ->
 
 
 def load_ilostat(
-    client: ilostat.IlostatClient, warehouse: Warehouse, raw_root: Path, batch: list[str]
+    client: ilostat.IlostatClient,
+    warehouse: Warehouse,
+    raw_root: Path,
+    batch: list[str],
+    years: Years | None = None,
 ) -> LoadReport:
-    """Fetch every catalogue indicator for the batch of countries into staging."""
+    """Fetch every catalogue indicator for the batch of countries into staging; with
+    ``years``, only the rows of those years are replaced and the others kept."""
     report = LoadReport(ILOSTAT_STAGING)
     loaded_at = _now()
 
@@ -120,12 +126,15 @@ def load_ilostat(
     frame, skipped = harmonise.assign_countries(pd.concat(parsed, ignore_index=True), "ref_area", "ilostat")
     report.skipped = skipped
     frame = frame[frame["country_iso3"].isin(batch)]
+    slice_filter: dict = {"country_iso3": batch, "api_generation": ILOSTAT_API_GENERATIONS}
+    if years is not None:
+        frame = frame[years.contains(frame["time"])]
+        slice_filter["time"] = years
 
-    # Save: the API rows of these countries are replaced as one slice; rows a user
-    # imported from a downloaded file (api_generation "file") are left alone.
-    report.rows_written = warehouse.replace_slice(
-        ILOSTAT_STAGING, frame, {"country_iso3": batch, "api_generation": ILOSTAT_API_GENERATIONS}
-    )
+    # Save: the API rows of these countries (and years) are replaced as one slice; rows a
+    # user imported from a downloaded file (api_generation "file") are left alone.
+    report.rows_written = warehouse.replace_slice(ILOSTAT_STAGING, frame, slice_filter)
+    report.years = str(years or "all")
     return _finish_report(report, frame, batch)
 
 
@@ -173,7 +182,11 @@ def import_ilostat_file(path: Path, warehouse: Warehouse, raw_root: Path, *, upl
 
 
 def load_worldbank(
-    client: worldbank.WorldBankClient, warehouse: Warehouse, raw_root: Path, batch: list[str]
+    client: worldbank.WorldBankClient,
+    warehouse: Warehouse,
+    raw_root: Path,
+    batch: list[str],
+    years: Years | None = None,
 ) -> LoadReport:
     report = LoadReport(WORLDBANK_STAGING)
     loaded_at = _now()
@@ -195,9 +208,12 @@ def load_worldbank(
     )
     report.skipped = skipped
     frame = frame[frame["country_iso3"].isin(batch)].drop(columns=["country_code"])
-    report.rows_written = warehouse.replace_slice(
-        WORLDBANK_STAGING, frame, {"country_iso3": batch, "file_format": ["api-json"]}
-    )
+    slice_filter: dict = {"country_iso3": batch, "file_format": ["api-json"]}
+    if years is not None:
+        frame = frame[years.contains(frame["date"])]
+        slice_filter["date"] = years
+    report.rows_written = warehouse.replace_slice(WORLDBANK_STAGING, frame, slice_filter)
+    report.years = str(years or "all")
     return _finish_report(report, frame, batch)
 
 

@@ -3,7 +3,12 @@
 import dagster as dg
 
 from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
-from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
+from cmc_pipeline.defs.partitions import (
+    WAREHOUSE_POOL,
+    batched_backfill,
+    country_partitions,
+    selected_years,
+)
 from cmc_pipeline.defs.resources import (
     IlostatResource,
     RawStoreResource,
@@ -36,7 +41,10 @@ def ilostat_observations(
     ``raw_sha256`` points to it. Indicators and their ids in both API generations come
     from ``reference/ilostat_indicators.yaml``.
     """
-    report = open_data.load_ilostat(ilostat.client(), warehouse.get(), raw_store.path, context.partition_keys)
+    years = selected_years(context)
+    report = open_data.load_ilostat(
+        ilostat.client(years), warehouse.get(), raw_store.path, context.partition_keys, years
+    )
     return materialize_result(report)
 
 
@@ -63,7 +71,8 @@ def worldbank_observations(
     ``reference/worldbank_indicators.yaml``. Anguilla and Montserrat are not World Bank
     economies and have no rows.
     """
+    years = selected_years(context)
     report = open_data.load_worldbank(
-        worldbank.client(), warehouse.get(), raw_store.path, context.partition_keys
+        worldbank.client(years), warehouse.get(), raw_store.path, context.partition_keys, years
     )
     return materialize_result(report)
