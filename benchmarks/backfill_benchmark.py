@@ -38,8 +38,9 @@ TIMEOUT = 1800
 
 
 def kind_of(command: str) -> str:
-    """Run processes, and the helpers Dagster's local compute-log capture starts per run."""
-    if "execute_run" in command:
+    """Run processes (the code server starts each run as a multiprocessing child), and the
+    helpers Dagster's local compute-log capture starts per run."""
+    if "spawn_main" in command or "execute_run" in command:
         return "run"
     if command.startswith("tail -F") or "watch_orphans" in command:
         return "log capture"

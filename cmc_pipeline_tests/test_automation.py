@@ -33,6 +33,14 @@ def test_every_warehouse_table_contract_promises_a_cadence():
     assert not missing, f"add slaProperties frequency and latency to the contracts of {missing}"
 
 
+def test_every_table_with_a_cadence_is_an_asset_its_freshness_check_can_watch(definitions):
+    from cmc_pipeline.defs.automation.freshness import asset_key, contracts_with_cadence
+
+    assets = definitions.resolve_asset_graph().materializable_asset_keys
+    missing = [c.table for c in contracts_with_cadence() if asset_key(c) not in assets]
+    assert not missing, f"contracts with slaProperties but no asset of that name: {missing}"
+
+
 def test_the_open_data_refresh_runs_monthly_in_the_working_groups_time_zone(definitions):
     schedule = definitions.resolve_schedule_def("refresh_open_data_schedule")
     assert schedule.cron_schedule == "0 2 2 * *"  # the contracts say monthly; 02:00 on the 2nd
