@@ -90,13 +90,22 @@ def test_a_backfill_of_twenty_countries_runs_as_one_run(deployment):
 
 
 def test_a_backfill_resumes_when_the_daemon_is_killed_half_way(deployment):
+    """The daemon dies while the backfill's first run is running: the run finishes (it
+    belongs to the code server) and the restarted daemon submits the rest.
+
+    (Killed in the instant it hands a run to the code server, the run stays "starting"
+    until run monitoring fails it after start_timeout_seconds and run retries start it
+    again: the backfill completes minutes later. Seen while writing this test; too slow
+    to repeat in the suite, described in docs/operations.md.)"""
     backfill_id = launch_backfill(deployment.ui_url, LAST_FIVE, assets=ALL_ASSETS, title="the others")
     deadline = time.monotonic() + BACKFILL_TIMEOUT
-    while not backfill_state(deployment.ui_url, backfill_id).runs:
+    while not any(
+        r["status"] in ("STARTED", "SUCCESS") for r in backfill_state(deployment.ui_url, backfill_id).runs
+    ):
         assert time.monotonic() < deadline, "the daemon never started the backfill"
-        time.sleep(1)
+        time.sleep(0.2)
 
-    deployment.kill_daemon()  # the first runs are submitted, the core run is not
+    deployment.kill_daemon()  # the first run is under way, the core run not yet submitted
     time.sleep(3)
     deployment.start_daemon()
     state = wait_for_backfill(deployment.ui_url, backfill_id, timeout=BACKFILL_TIMEOUT)
