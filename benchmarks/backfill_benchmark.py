@@ -38,13 +38,14 @@ TIMEOUT = 1800
 
 
 def kind_of(command: str) -> str:
-    """Run processes (the code server starts each run as a multiprocessing child), and the
-    helpers Dagster's local compute-log capture starts per run."""
-    if "spawn_main" in command or "execute_run" in command:
-        return "run"
+    """What a new process in the deployment's groups is: a helper of Dagster's local
+    compute-log capture (four per run), multiprocessing's resource tracker (once), or a
+    run (the code server forks each run, so its command line is the server's or empty)."""
     if command.startswith("tail -F") or "watch_orphans" in command:
         return "log capture"
-    return "other"
+    if "resource_tracker" in command:
+        return "other"
+    return "run"
 
 
 class ProcessWatch:
@@ -89,7 +90,10 @@ class ProcessWatch:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.seen.update(self._scan())
+            for pid, command in self._scan().items():
+                # An exiting process shows an empty command line: keep the one seen before.
+                if command or pid not in self.seen:
+                    self.seen[pid] = command
             time.sleep(0.1)
 
 
@@ -222,8 +226,9 @@ def main() -> None:
             machine_line(),
             "Deployment as in `deploy/`: PostgreSQL instance storage; code server, daemon and webserver as "
             "separate processes; DuckDB warehouse; bundled snapshots; `max_concurrent_runs: 4`; pool "
-            "`warehouse` limit 1 at run granularity. *Run processes* are the `execute_run` processes; "
-            "*all processes* adds the four helpers Dagster's local compute-log capture starts per run. "
+            "`warehouse` limit 1 at run granularity. *Run processes* are the runs the code server forks; "
+            "*all processes* adds the four helpers Dagster's local compute-log capture starts per run "
+            "(and multiprocessing's resource tracker, once). "
             "*Time in runs* sums each run's start to end; *wall time* is from the request to the last run's "
             "end. Other work shared the 2 cores while this ran.",
             "",
