@@ -41,7 +41,7 @@ def postgres_available() -> bool:
         return False
 
 
-def _psql_admin(sql: str) -> None:
+def psql_admin(sql: str) -> None:
     import psycopg
 
     with psycopg.connect(
@@ -106,9 +106,9 @@ class LocalDeployment:
     def create(self) -> LocalDeployment:
         for folder in (self.home, self.data, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
-        _psql_admin(f'CREATE DATABASE "{self.db_name}"')
+        psql_admin(f'CREATE DATABASE "{self.db_name}"')
         if self.warehouse_db:
-            _psql_admin(f'CREATE DATABASE "{self.warehouse_db}"')
+            psql_admin(f'CREATE DATABASE "{self.warehouse_db}"')
         shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
         # deploy/workspace.yaml with this deployment's free port in place of 4266.
         text = (PROJECT_DIR / "deploy" / "workspace.yaml").read_text(encoding="utf-8")
@@ -128,7 +128,7 @@ class LocalDeployment:
     def drop(self) -> None:
         for name in (self.db_name, self.warehouse_db):
             if name:
-                _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     # --- the three processes -----------------------------------------------------------
 

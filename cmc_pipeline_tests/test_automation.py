@@ -154,14 +154,14 @@ def test_a_failed_run_is_notified_with_its_step_and_error(
     )
     assert not result.success
 
-    context = dg.build_run_status_sensor_context(
+    with dg.build_run_status_sensor_context(
         sensor_name="notify_on_run_failure",
         dagster_event=result.get_run_failure_event(),
         dagster_instance=instance,
         dagster_run=result.dagster_run,
         resources={"notifier": notifier_from_environment()},
-    ).for_run_failure()
-    notify_on_run_failure(context)
+    ) as context:
+        notify_on_run_failure(context.for_run_failure())
 
     (notice,) = notices(data_dir)
     assert notice["subject"] == "[cmc-pipeline] refresh_open_data failed"

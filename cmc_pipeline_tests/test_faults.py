@@ -252,3 +252,43 @@ def test_a_full_disk_during_a_source_load_leaves_the_warehouse_as_it_was(
             import hashlib
 
             assert hashlib.sha256(path.read_bytes()).hexdigest() == path.stem  # whole, as named
+
+
+# --- concurrent writers on a PostgreSQL warehouse ---------------------------------------
+
+
+def first_writes_at_once(warehouse: Warehouse) -> list[int]:
+    """Four steps building the dimensions of an empty warehouse, released together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cmc_pipeline.lib import open_data
+
+    start = threading.Barrier(4)
+
+    def build(step):
+        start.wait()
+        return step(warehouse).rows_written
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(build, [open_data.build_dim_country, open_data.build_dim_indicator] * 2))
+
+
+@pytest.mark.postgres
+def test_steps_writing_a_new_postgres_warehouse_at_once_do_not_trip_over_each_other():
+    """On several machines, steps start together against an empty PostgreSQL warehouse
+    and each creates its schema and table; none may fail on another's CREATE."""
+    import uuid
+
+    from cmc_pipeline_tests.deployment import PG, postgres_available, psql_admin
+
+    if not postgres_available():
+        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
+    for _ in range(3):
+        name = f"cmc_warehouse_test_{uuid.uuid4().hex[:10]}"
+        psql_admin(f'CREATE DATABASE "{name}"')
+        try:
+            warehouse = Warehouse(f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}")
+            assert first_writes_at_once(warehouse) == [25, 18, 25, 18]
+            assert int(warehouse.query("SELECT count(*) AS n FROM core.dim_country")["n"].iloc[0]) == 25
+        finally:
+            psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

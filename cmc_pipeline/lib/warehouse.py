@@ -130,6 +130,11 @@ class Warehouse:
                 connection.commit()
 
     def _ensure_table(self, connection, contract: TableContract) -> None:
+        if self.backend == "postgres":
+            # Two writers creating the same schema at once make PostgreSQL's IF NOT EXISTS
+            # fail with a unique violation (steps on Celery workers do this): take turns,
+            # until this transaction ends.
+            connection.execute("SELECT pg_advisory_xact_lock(hashtext('cmc_pipeline.ddl'))")
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {contract.schema_name}")
         connection.execute(contract.create_table_sql(self.backend))
 
