@@ -102,6 +102,51 @@ def dev(port: int) -> None:
     sys.exit(subprocess.call(command, cwd=settings.PROJECT_DIR))
 
 
+@main.command(
+    help=(
+        "Backfill countries through a running deployment's daemon, as the UI's Launch backfill "
+        "does: the selected countries run together in one run."
+    )
+)
+@click.option("--countries", required=True, help="Comma-separated ISO3 codes, or 'all'.")
+@click.option("--years", default="", help="A year or a range such as 2015-2024 (default: every year).")
+@click.option("--url", default="http://127.0.0.1:3000", show_default=True, help="The Dagster webserver.")
+@click.option("--job", default="build_warehouse", show_default=True, help="The partitioned job to backfill.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the backfill until it ends.")
+@click.option("--timeout", default=3600, show_default=True, help="Seconds to follow it before giving up.")
+def backfill(countries: str, years: str, url: str, job: str, wait: bool, timeout: int) -> None:
+    from cmc_pipeline.defs.partitions import YEARS_TAG
+    from cmc_pipeline.lib.backfills import BackfillError, launch_backfill, wait_for_backfill
+    from cmc_pipeline.lib.reference import cmc_iso3_codes
+    from cmc_pipeline.lib.warehouse import Years
+
+    known = cmc_iso3_codes()
+    selected = (
+        known if countries.strip().lower() == "all" else [c.strip().upper() for c in countries.split(",")]
+    )
+    unknown = [c for c in selected if c not in known]
+    if unknown:
+        raise click.UsageError(f"not CMC countries: {', '.join(unknown)}; expected ISO3 codes among {known}")
+    try:
+        tags = {YEARS_TAG: str(Years.parse(years))} if years else {}
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    what = f"{len(selected)} countries, {tags.get(YEARS_TAG, 'every year')}"
+    try:
+        backfill_id = launch_backfill(url, selected, job=job, title=f"cmc backfill: {what}", tags=tags)
+        click.echo(f"Backfill {backfill_id} of {job} for {what}: {url}/runs/b/{backfill_id}")
+        if not wait:
+            return
+        state = wait_for_backfill(url, backfill_id, timeout=timeout)
+    except BackfillError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Backfill {backfill_id}: {state.status}, {len(state.runs)} run(s)")
+    for run in state.runs:
+        click.echo(f"  run {run['runId']} {run['status']}")
+    if not state.succeeded:
+        sys.exit(1)
+
+
 @main.group(name="import", help="Land and load a file downloaded from a source's web site.")
 def import_group() -> None:
     pass

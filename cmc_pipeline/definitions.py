@@ -3,14 +3,36 @@
 Execution is in-process: steps here are short and I/O-bound, and the multiprocess
 executor's cost of a fresh interpreter per step (seconds each on these machines) would
 dwarf the work. Warehouse writes are serialised by the ``warehouse`` pool.
+
+On several machines (``CMC_EXECUTOR=celery``) steps go to Celery workers instead, through
+the broker in ``CMC_CELERY_BROKER``; see docs/operations.md.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from cmc_pipeline import settings
 from cmc_pipeline.defs.resources import default_resources
 from cmc_pipeline.settings import PROJECT_DIR
+
+
+def executor() -> dg.ExecutorDefinition:
+    if settings.executor() == "in_process":
+        return dg.in_process_executor
+    if settings.executor() == "celery":
+        from dagster_celery import celery_executor
+
+        # Broker and backend URLs carry passwords: read from the environment when the run
+        # starts, never stored in the job's configuration that the UI shows.
+        return celery_executor.configured(
+            {
+                "broker": {"env": "CMC_CELERY_BROKER"},
+                "backend": {"env": "CMC_CELERY_BACKEND"},
+                "config_source": {"task_default_queue": settings.celery_queue()},
+            }
+        )
+    raise ValueError(f"CMC_EXECUTOR must be 'in_process' or 'celery', not {settings.executor()!r}")
 
 
 @dg.definitions
@@ -19,5 +41,5 @@ def defs() -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=PROJECT_DIR)
     return dg.Definitions.merge(
         loaded,
-        dg.Definitions(resources=default_resources(), executor=dg.in_process_executor),
+        dg.Definitions(resources=default_resources(), executor=executor()),
     )

@@ -14,6 +14,9 @@ PROJECT_DIR = PACKAGE_DIR.parent
 REFERENCE_DIR = PACKAGE_DIR / "reference"
 SNAPSHOT_DIR = PACKAGE_DIR / "snapshots"
 CONTRACTS_DIR = PROJECT_DIR / "data_contracts"
+# The working group's clock for schedules: Atlantic Standard Time, UTC−4 all year with no
+# daylight saving, so a scheduled run never moves by an hour twice a year.
+TIMEZONE = "America/Port_of_Spain"
 
 
 def data_dir() -> Path:
@@ -23,6 +26,11 @@ def data_dir() -> Path:
 def warehouse_url() -> str:
     """A DuckDB file path, or a ``postgresql://`` URL for a shared deployment."""
     return os.environ.get("CMC_WAREHOUSE", str(data_dir() / "warehouse" / "cmc.duckdb"))
+
+
+def warehouse_lock_timeout() -> float:
+    """Seconds a write waits for another process to release a locked DuckDB file."""
+    return float(os.environ.get("CMC_WAREHOUSE_LOCK_TIMEOUT", "120"))
 
 
 def raw_dir() -> Path:
@@ -56,3 +64,13 @@ def governance_needs_workbook() -> str:
     """The analysts' governance-needs workbook to load; empty means the bundled
     demonstration workbook."""
     return os.environ.get("CMC_GOVERNANCE_NEEDS_WORKBOOK", "")
+
+
+def executor() -> str:
+    """``in_process`` (one machine, the default) or ``celery`` (steps on Celery workers)."""
+    return os.environ.get("CMC_EXECUTOR", "in_process")
+
+
+def celery_queue() -> str:
+    """The Celery queue the workers of this deployment listen on (``CMC_EXECUTOR=celery``)."""
+    return os.environ.get("CMC_CELERY_QUEUE", "cmc_pipeline")

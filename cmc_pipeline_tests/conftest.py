@@ -90,3 +90,35 @@ def any_warehouse(request, data_dir):
     if request.param == "duckdb":
         return Warehouse(str(data_dir / "warehouse" / "cmc.duckdb"))
     return Warehouse(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def hold_duckdb_lock():
+    """Start a separate process that opens a DuckDB file for writing (as a notebook or a
+    second run would) and holds it until the test lets go; returns ``hold(path)``."""
+    import subprocess
+    import sys
+
+    holders: list[subprocess.Popen] = []
+    script = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+        "print('holding', flush=True); sys.stdin.read(); c.close()"
+    )
+
+    def hold(path: Path) -> subprocess.Popen:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", script, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout.readline().strip() == "holding"
+        holders.append(holder)
+        return holder
+
+    yield hold
+    for holder in holders:
+        if holder.poll() is None:
+            holder.stdin.close()
+            holder.wait(timeout=30)

@@ -52,6 +52,7 @@ def materialize_result(report: LoadReport) -> dg.MaterializeResult:
         "dagster/table_name": report.table,
         "contract_version": contract.version,
         "countries": ", ".join(report.countries),
+        "years": report.years,
     }
     if report.raw_files:
         metadata["raw_files"] = dg.MetadataValue.json(report.raw_files)

@@ -10,21 +10,24 @@ from pathlib import Path
 import dagster as dg
 
 from cmc_pipeline import settings
+from cmc_pipeline.lib.notify import LogChannel, Notifier, SmtpChannel, WebhookChannel
 from cmc_pipeline.lib.sources import dtm
 from cmc_pipeline.lib.sources.ilostat import IlostatClient
 from cmc_pipeline.lib.sources.missing_migrants import MissingMigrantsClient
 from cmc_pipeline.lib.sources.undesa import UndesaClient
 from cmc_pipeline.lib.sources.worldbank import WorldBankClient
-from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.lib.warehouse import Warehouse, Years
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The regional warehouse: a DuckDB file path or a ``postgresql://`` URL."""
 
     url: str
+    # How long a write waits for another process to release the DuckDB file before failing.
+    lock_timeout: float = 120.0
 
     def get(self) -> Warehouse:
-        return Warehouse(self.url)
+        return Warehouse(self.url, lock_timeout=self.lock_timeout)
 
 
 class RawStoreResource(dg.ConfigurableResource):
@@ -41,16 +44,92 @@ class IlostatResource(dg.ConfigurableResource):
     mode: str = "snapshot"
     timefrom: int = 2000
 
-    def client(self) -> IlostatClient:
-        return IlostatClient(mode=self.mode, timefrom=self.timefrom)
+    def client(self, years: Years | None = None) -> IlostatClient:
+        # The API has a start year only; later years are dropped after parsing.
+        timefrom = max(self.timefrom, years.first) if years else self.timefrom
+        return IlostatClient(mode=self.mode, timefrom=timefrom)
 
 
 class WorldBankResource(dg.ConfigurableResource):
     mode: str = "snapshot"
     date_range: str = "2000:2024"
 
-    def client(self) -> WorldBankClient:
-        return WorldBankClient(mode=self.mode, date_range=self.date_range)
+    def client(self, years: Years | None = None) -> WorldBankClient:
+        date_range = f"{years.first}:{years.last}" if years else self.date_range
+        return WorldBankClient(mode=self.mode, date_range=date_range)
+
+
+class NotifierResource(dg.ConfigurableResource):
+    """Where failure notices go: always a log file; e-mail and a Slack or Teams webhook
+    when their settings are present. Secrets come from environment variables (the UI
+    shows the variable's name, never its value) and never appear in a notice or error."""
+
+    log_path: str
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    email_from: str | None = None
+    email_to: str | None = None  # comma-separated addresses
+    webhook_url: str | None = None
+    webhook_kind: str = "slack"  # or "teams"
+    ui_url: str | None = None  # the Dagster UI as its users reach it, for links in notices
+
+    def notifier(self) -> Notifier:
+        others: list = []
+        if self.smtp_host and self.email_to:
+            others.append(
+                SmtpChannel(
+                    host=self.smtp_host,
+                    port=self.smtp_port,
+                    sender=self.email_from or f"cmc-pipeline@{self.smtp_host}",
+                    recipients=[a.strip() for a in self.email_to.split(",") if a.strip()],
+                    username=self.smtp_username,
+                    password=self.smtp_password,
+                    starttls=self.smtp_starttls,
+                )
+            )
+        if self.webhook_url:
+            others.append(WebhookChannel(url=self.webhook_url, kind=self.webhook_kind))
+        return Notifier(LogChannel(Path(self.log_path)), others)
+
+    def run_link(self, run_id: str) -> str | None:
+        return f"{self.ui_url.rstrip('/')}/runs/{run_id}" if self.ui_url else None
+
+
+# Notification settings: resource field → environment variable. Only variables that are
+# set are passed (as dg.EnvVar, resolved when the resource is used), so an unconfigured
+# channel is simply absent.
+NOTIFIER_ENVIRONMENT = {
+    "smtp_host": "CMC_SMTP_HOST",
+    "smtp_port": "CMC_SMTP_PORT",
+    "smtp_starttls": "CMC_SMTP_STARTTLS",
+    "smtp_username": "CMC_SMTP_USERNAME",
+    "smtp_password": "CMC_SMTP_PASSWORD",
+    "email_from": "CMC_NOTIFY_EMAIL_FROM",
+    "email_to": "CMC_NOTIFY_EMAIL_TO",
+    "webhook_url": "CMC_NOTIFY_WEBHOOK_URL",
+    "webhook_kind": "CMC_NOTIFY_WEBHOOK_KIND",
+    "ui_url": "CMC_DAGSTER_URL",
+}
+
+
+def notifier_from_environment() -> NotifierResource:
+    configured = {
+        name: dg.EnvVar.int(variable) if name == "smtp_port" else dg.EnvVar(variable)
+        for name, variable in NOTIFIER_ENVIRONMENT.items()
+        if os.environ.get(variable)
+    }
+    if "smtp_starttls" in configured:
+        # A boolean cannot come through dg.EnvVar; this one is not a secret.
+        configured["smtp_starttls"] = os.environ["CMC_SMTP_STARTTLS"].strip().lower() not in (
+            "0",
+            "false",
+            "no",
+        )
+    log_path = os.environ.get("CMC_NOTIFY_LOG", str(settings.data_dir() / "logs" / "notifications.log"))
+    return NotifierResource(log_path=log_path, **configured)
 
 
 class UndesaResource(dg.ConfigurableResource):
@@ -114,7 +193,9 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources from the environment, with the project's defaults."""
     mode = settings.source_mode()
     return {
-        "warehouse": WarehouseResource(url=settings.warehouse_url()),
+        "warehouse": WarehouseResource(
+            url=settings.warehouse_url(), lock_timeout=settings.warehouse_lock_timeout()
+        ),
         "raw_store": RawStoreResource(root=str(settings.raw_dir())),
         "ilostat": IlostatResource(mode=mode),
         "worldbank": WorldBankResource(mode=mode),
@@ -129,4 +210,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             else None,
         ),
         "governance_needs": GovernanceNeedsResource(workbook=settings.governance_needs_workbook()),
+        "notifier": notifier_from_environment(),
     }

@@ -8,6 +8,7 @@ derived from here, so a table cannot drift from its contract without a test noti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
@@ -59,6 +60,49 @@ class Column:
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 
+# ODCS leaves SLA units free-form; these spellings are accepted, each mapped to its unit.
+SLA_UNITS = {
+    "d": "day", "day": "day", "days": "day",
+    "w": "week", "week": "week", "weeks": "week",
+    "m": "month", "mo": "month", "month": "month", "months": "month",
+    "y": "year", "yr": "year", "year": "year", "years": "year",
+}  # fmt: skip
+# The longest a unit can last, so that a refresh on the same calendar day every month (or
+# year) never counts as late.
+LONGEST_DAYS = {"day": 1, "week": 7, "month": 31, "year": 366}
+
+
+@dataclass(frozen=True)
+class SlaPeriod:
+    """An amount of calendar time from an ODCS ``slaProperties`` entry, e.g. 1 month."""
+
+    value: int
+    unit: str  # day, week, month or year
+
+    @property
+    def longest(self) -> timedelta:
+        return timedelta(days=self.value * LONGEST_DAYS[self.unit])
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.unit}{'' if self.value == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class ServiceLevels:
+    """When a table is refreshed (``frequency``) and how late a refresh may be (``latency``).
+
+    A table is stale once its last refresh is older than one refresh interval plus the
+    latency: the schedules refresh every ``frequency``, the freshness checks allow both.
+    """
+
+    frequency: SlaPeriod
+    latency: SlaPeriod
+
+    @property
+    def stale_after(self) -> timedelta:
+        return self.frequency.longest + self.latency.longest
+
+
 @dataclass(frozen=True)
 class TableContract:
     contract_id: str
@@ -70,6 +114,7 @@ class TableContract:
     custom_properties: dict
     path: Path
     document: dict = field(compare=False, repr=False, default_factory=dict)
+    service_levels: ServiceLevels | None = None
 
     @property
     def schema_name(self) -> str:
@@ -100,6 +145,27 @@ class TableContract:
         return f"CREATE TABLE IF NOT EXISTS {self.table} (\n  " + ",\n  ".join(lines) + "\n)"
 
 
+def _sla_period(entry: dict, path: Path) -> SlaPeriod:
+    unit = SLA_UNITS.get(str(entry.get("unit", "")).strip().lower())
+    value = entry.get("value")
+    if unit is None or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{path.name}: slaProperties {entry.get('property')!r} needs a whole number of days, "
+            f"weeks, months or years (e.g. {{value: 1, unit: month}}), not {entry!r}"
+        )
+    return SlaPeriod(value, unit)
+
+
+def _service_levels(document: dict, path: Path) -> ServiceLevels | None:
+    entries = {e["property"]: e for e in document.get("slaProperties") or ()}
+    if "frequency" not in entries:
+        return None
+    latency = entries.get("latency", {"property": "latency", "value": 1, "unit": "day"})
+    return ServiceLevels(
+        frequency=_sla_period(entries["frequency"], path), latency=_sla_period(latency, path)
+    )
+
+
 def _parse(path: Path) -> TableContract:
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     (obj,) = document["schema"]  # one table per contract, by convention
@@ -125,6 +191,7 @@ def _parse(path: Path) -> TableContract:
         custom_properties={p["property"]: p["value"] for p in document.get("customProperties") or ()},
         path=path,
         document=document,
+        service_levels=_service_levels(document, path),
     )
 
 

@@ -34,7 +34,7 @@ from cmc_pipeline.lib.reference import (
 )
 from cmc_pipeline.lib.sources import ilostat, worldbank
 from cmc_pipeline.lib.sources.common import FetchedResponse
-from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.lib.warehouse import Warehouse, Years
 
 ILOSTAT_STAGING = "staging.ilostat_observations"
 WORLDBANK_STAGING = "staging.worldbank_observations"
@@ -63,6 +63,7 @@ class LoadReport:
     preview: pd.DataFrame | None = None
     validation: quality.ValidationRun | None = None
     blocked: list[str] = field(default_factory=list)  # countries not promoted: they failed an error rule
+    years: str = "all"  # the years replaced: all the source gave, or a selected range
 
     def note_landing(self, response: FetchedResponse, landed: LandedFile) -> None:
         self.raw_files.append(
@@ -169,9 +170,14 @@ def _validate_and_save(
 
 
 def load_ilostat(
-    client: ilostat.IlostatClient, warehouse: Warehouse, raw_root: Path, batch: list[str]
+    client: ilostat.IlostatClient,
+    warehouse: Warehouse,
+    raw_root: Path,
+    batch: list[str],
+    years: Years | None = None,
 ) -> LoadReport:
-    """Fetch every catalogue indicator for the batch of countries into staging."""
+    """Fetch every catalogue indicator for the batch of countries into staging; with
+    ``years``, only the rows of those years are replaced and the others kept."""
     report = LoadReport(ILOSTAT_STAGING)
     loaded_at = _now()
 
@@ -197,6 +203,12 @@ def load_ilostat(
             )
         )
 
+    # With selected years only those years' rows are replaced; the other years stay.
+    kept_apart: dict = {"api_generation": ILOSTAT_API_GENERATIONS}
+    if years is not None:
+        parts = [part[years.contains(part["time"])] if "time" in part else part for part in parts]
+        kept_apart["time"] = years
+
     # Save: the API rows of the countries that pass their contract are replaced as one
     # slice; rows a user imported from a downloaded file (api_generation "file") are left alone.
     frame = _validate_and_save(
@@ -205,8 +217,9 @@ def load_ilostat(
         parts,
         report,
         batch=batch,
-        slice_for=lambda countries: {"country_iso3": countries, "api_generation": ILOSTAT_API_GENERATIONS},
+        slice_for=lambda countries: {"country_iso3": countries, **kept_apart},
     )
+    report.years = str(years or "all")
     return _finish_report(report, frame, batch)
 
 
@@ -264,7 +277,11 @@ def import_ilostat_file(path: Path, warehouse: Warehouse, raw_root: Path, *, upl
 
 
 def load_worldbank(
-    client: worldbank.WorldBankClient, warehouse: Warehouse, raw_root: Path, batch: list[str]
+    client: worldbank.WorldBankClient,
+    warehouse: Warehouse,
+    raw_root: Path,
+    batch: list[str],
+    years: Years | None = None,
 ) -> LoadReport:
     report = LoadReport(WORLDBANK_STAGING)
     loaded_at = _now()
@@ -286,14 +303,19 @@ def load_worldbank(
     )
     report.skipped = skipped
     frame = frame[frame["country_iso3"].isin(batch)].drop(columns=["country_code"])
+    kept_apart: dict = {"file_format": ["api-json"]}
+    if years is not None:
+        frame = frame[years.contains(frame["date"])]
+        kept_apart["date"] = years
     frame = _validate_and_save(
         warehouse,
         WORLDBANK_STAGING,
         [frame],
         report,
         batch=batch,
-        slice_for=lambda countries: {"country_iso3": countries, "file_format": ["api-json"]},
+        slice_for=lambda countries: {"country_iso3": countries, **kept_apart},
     )
+    report.years = str(years or "all")
     return _finish_report(report, frame, batch)
 
 

@@ -12,9 +12,11 @@ waited for (up to ``lock_timeout`` seconds) before failing with a clear message.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +27,30 @@ from cmc_pipeline.lib.contracts import PANDAS_DTYPES, TableContract, contract_fo
 
 class WarehouseError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Years:
+    """A range of years, as a slice filter on a period column (``2019``, ``2019Q1``,
+    ``2019-Q1``, ``2019M01``…): the rows whose period falls in ``first``–``last``."""
+
+    first: int
+    last: int
+
+    @classmethod
+    def parse(cls, text: str) -> Years:
+        """``2019`` or ``2015-2024``; anything else is refused with an example."""
+        found = re.fullmatch(r"\s*(\d{4})\s*(?:[-–:]\s*(\d{4})\s*)?", text)
+        if not found or int(found[2] or found[1]) < int(found[1]):
+            raise ValueError(f"years must be a year or a range like 2015-2024, not {text!r}")
+        return cls(int(found[1]), int(found[2] or found[1]))
+
+    def contains(self, periods: pd.Series) -> pd.Series:
+        years = periods.astype("string").str[:4]
+        return (years >= str(self.first)) & (years <= str(self.last))
+
+    def __str__(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
 
 
 class WarehouseLockedError(WarehouseError):
@@ -104,13 +130,19 @@ class Warehouse:
                 connection.commit()
 
     def _ensure_table(self, connection, contract: TableContract) -> None:
+        if self.backend == "postgres":
+            # Two writers creating the same schema at once make PostgreSQL's IF NOT EXISTS
+            # fail with a unique violation (steps on Celery workers do this): take turns,
+            # until this transaction ends.
+            connection.execute("SELECT pg_advisory_xact_lock(hashtext('cmc_pipeline.ddl'))")
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {contract.schema_name}")
         connection.execute(contract.create_table_sql(self.backend))
 
     def replace_slice(
-        self, table: str, frame: pd.DataFrame, slice_filter: Mapping[str, Sequence[str]]
+        self, table: str, frame: pd.DataFrame, slice_filter: Mapping[str, Sequence[str] | Years]
     ) -> int:
-        """Replace the rows matching ``slice_filter`` (column → allowed values) with ``frame``.
+        """Replace the rows matching ``slice_filter`` (column → allowed values, or the
+        ``Years`` a period column must fall in) with ``frame``.
 
         An empty filter replaces the whole table. Returns the number of rows inserted.
         """
@@ -119,7 +151,7 @@ class Warehouse:
         outside = [
             column
             for column, values in slice_filter.items()
-            if len(rows) and not rows[column].isin(list(values)).all()
+            if len(rows) and not _matches(rows[column], values).all()
         ]
         if outside:
             raise WarehouseError(
@@ -207,7 +239,7 @@ class Warehouse:
         )
         return bool(found["n"].iloc[0])
 
-    def read_slice(self, table: str, slice_filter: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    def read_slice(self, table: str, slice_filter: Mapping[str, Sequence[str] | Years]) -> pd.DataFrame:
         contract = contract_for(table)
         if not self.table_exists(table):
             return conform_to_contract(pd.DataFrame(columns=contract.column_names), contract)
@@ -216,10 +248,19 @@ class Warehouse:
         return conform_to_contract(frame[contract.column_names], contract)
 
 
-def _where_clause(slice_filter: Mapping[str, Sequence[str]], backend: str) -> tuple[str, list]:
+def _matches(column: pd.Series, values: Sequence[str] | Years) -> pd.Series:
+    return values.contains(column) if isinstance(values, Years) else column.isin(list(values))
+
+
+def _where_clause(slice_filter: Mapping[str, Sequence[str] | Years], backend: str) -> tuple[str, list]:
     placeholder = "?" if backend == "duckdb" else "%s"
     parts, params = [], []
     for column, values in slice_filter.items():
+        if isinstance(values, Years):
+            # Periods start with their year; four-digit years compare correctly as text.
+            parts.append(f'substr("{column}", 1, 4) BETWEEN {placeholder} AND {placeholder}')
+            params.extend([str(values.first), str(values.last)])
+            continue
         values = list(values)
         if not values:
             parts.append("FALSE")

@@ -5,7 +5,12 @@ from collections.abc import Iterator
 import dagster as dg
 
 from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
-from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
+from cmc_pipeline.defs.partitions import (
+    WAREHOUSE_POOL,
+    batched_backfill,
+    country_partitions,
+    selected_years,
+)
 from cmc_pipeline.defs.quality import check_events, check_specs_for
 from cmc_pipeline.defs.resources import (
     IlostatResource,
@@ -45,7 +50,10 @@ def ilostat_observations(
     Each country's rows are checked against the staging contract before they are written;
     a country failing an error rule keeps its previous rows (see its checks).
     """
-    report = open_data.load_ilostat(ilostat.client(), warehouse.get(), raw_store.path, context.partition_keys)
+    years = selected_years(context)
+    report = open_data.load_ilostat(
+        ilostat.client(years), warehouse.get(), raw_store.path, context.partition_keys, years
+    )
     yield materialize_result(report)
     yield from check_events(context, report)
 
@@ -77,8 +85,9 @@ def worldbank_observations(
     economies and have no rows. Checked against the staging contract per country before
     it is written, like ILOSTAT.
     """
+    years = selected_years(context)
     report = open_data.load_worldbank(
-        worldbank.client(), warehouse.get(), raw_store.path, context.partition_keys
+        worldbank.client(years), warehouse.get(), raw_store.path, context.partition_keys, years
     )
     yield materialize_result(report)
     yield from check_events(context, report)
