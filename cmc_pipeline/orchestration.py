@@ -237,7 +237,7 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
     lines.append(f"Warehouse: {warehouse.url}")
     tables = warehouse.query(
         "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
-        "WHERE table_schema IN ('staging', 'core', 'marts') ORDER BY 1"
+        "WHERE table_schema IN ('staging', 'uploads', 'core', 'marts') ORDER BY 1"
     )["name"].tolist()
     for table in tables:
         counts = warehouse.query(f"SELECT count(*) AS n FROM {table}")

@@ -295,17 +295,23 @@ def _in_reference_order(rule: quality.Rule, codes: list[str]) -> list[str]:
 
 
 def _other_dataset_hint(path: Path, dataset: str) -> str:
-    """Name the dataset a file looks like when it is not the one it was sent as."""
+    """Name the dataset a file looks like when it is not the one it was sent as: the one
+    whose columns it has (nearly) all of."""
+    best, best_share = "", 0.0
     for other in UPLOAD_DATASETS:
         if other == dataset:
             continue
         spec = upload_dataset(other)
         try:
-            read_upload(path, expected_columns=spec.file_columns, allow_footnotes=True)
+            table = read_upload(path, expected_columns=spec.file_columns, allow_footnotes=True)
         except UploadReadError:
             continue
-        return f"its columns are those of the {other} dataset: was it sent as the wrong dataset?"
-    return ""
+        share = len(set(table.frame.columns) & set(spec.file_columns)) / len(spec.file_columns)
+        if share > best_share:
+            best, best_share = other, share
+    if best_share < 0.75:
+        return ""
+    return f"its columns are those of the {best} dataset: was it sent as the wrong dataset?"
 
 
 def _plain(value):

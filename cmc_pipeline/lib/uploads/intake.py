@@ -84,10 +84,10 @@ def identify(path: Path, inbox: Path) -> InboxFile:
         relative = path.absolute().relative_to(Path(inbox).absolute())
     except ValueError:
         return InboxFile(path, path.name, None, None, "the file is not inside the inbox")
-    if ".." in relative.parts or not path.resolve().is_relative_to(inbox_real):
-        return InboxFile(path, relative.as_posix(), None, None, "the path leads outside the inbox")
     if path.is_symlink():
         return InboxFile(path, relative.as_posix(), None, None, "a link, not a file: send the file itself")
+    if ".." in relative.parts or not path.resolve().is_relative_to(inbox_real):
+        return InboxFile(path, relative.as_posix(), None, None, "the path leads outside the inbox")
     if not path.is_file():
         return InboxFile(path, relative.as_posix(), None, None, "not a regular file")
     parts = relative.parts
