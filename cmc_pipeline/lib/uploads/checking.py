@@ -109,7 +109,7 @@ class FileCheck:
             note = f", with {len(self.warnings)} warnings" if self.warnings else ""
             return (
                 f"{self.file_name}: would be accepted as {self.dataset.name}{sender} "
-                f"({rows:,} rows, periods {', '.join(self.periods)}){note}"
+                f"({rows:,} rows, periods {periods_in_words(self.periods)}){note}"
             )
         return (
             f"{self.file_name}: would be refused as {self.dataset.name}{sender} — "
@@ -127,6 +127,13 @@ class FileCheck:
             lines.append(f"{severity} {rule}: {count:,} rows{more}")
             lines.extend(f"    {p.describe()}" for p in listed)
         return lines
+
+
+def periods_in_words(periods: list[str], listed: int = 6) -> str:
+    """The periods a file covers, in full when few, as a range with a count when many."""
+    if len(periods) <= listed:
+        return ", ".join(periods)
+    return f"{periods[0]} to {periods[-1]} ({len(periods)} periods)"
 
 
 def check_file(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from cmc_pipeline.lib.reference import countries
 from cmc_pipeline.lib.sharing import FORMULA_STARTS
-from cmc_pipeline.lib.uploads.checking import FileCheck, Problem
+from cmc_pipeline.lib.uploads.checking import FileCheck, Problem, periods_in_words
 
 ERRORS_CSV_COLUMNS = ["line", "column", "value", "expected", "rule", "severity"]
 
@@ -111,7 +111,7 @@ def rejection_report(facts: UploadFacts, check: FileCheck | None, reason: str = 
 def acceptance_report(
     facts: UploadFacts, check: FileCheck, *, rows_loaded: int, replaced: dict[str, int]
 ) -> str:
-    periods = ", ".join(check.periods)
+    periods = periods_in_words(check.periods)
     lines = _header(
         "Upload accepted",
         facts,
