@@ -338,11 +338,12 @@ def build_upload_mart(warehouse: Warehouse, dataset: str) -> LoadReport:
     ]
     keep_out = ("AND u.country_iso3 NOT IN (" + ", ".join("?" * len(withheld)) + ")") if withheld else ""
     by = ", ".join(f"u.{b}" for b in breakdowns)
+    # No '%' in this SQL: PostgreSQL's driver reads it as a parameter marker.
     sql = f"""
         SELECT u.country_iso3 AS area_code, 'country' AS area_type, d.name_en AS area_name,
                u.country_iso3, u.period, CAST(left(u.period, 4) AS INTEGER) AS year,
-               CASE WHEN u.period LIKE '%-Q%' THEN 'Q' WHEN u.period LIKE '%-M%' THEN 'M' ELSE 'A' END
-                   AS frequency,
+               CASE WHEN position('-Q' IN u.period) > 0 THEN 'Q'
+                    WHEN position('-M' IN u.period) > 0 THEN 'M' ELSE 'A' END AS frequency,
                {by}, {", ".join(f"u.{c}" for c in counts)},
                1 AS countries_reporting, u.country_iso3 AS countries, u.upload_id AS latest_upload_id,
                u.demonstration_data
