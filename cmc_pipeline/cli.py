@@ -291,6 +291,97 @@ def template(dataset: str, file_format: str, output: Path | None, force: bool) -
         raise click.ClickException(str(exc)) from exc
 
 
+UPLOAD_DATASET_CHOICE = click.Choice(
+    [
+        "work_permits",
+        "csme_skills_certificates",
+        "seasonal_workers",
+        "recruitment_agencies",
+        "trafficking_cases",
+    ]
+)
+
+
+@main.command(
+    name="validate",
+    help="Check a national upload before sending it: every problem with its line, column, value and "
+    "what is expected. Needs no warehouse. Exit status 0 only if the file would be accepted.",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset", required=True, type=UPLOAD_DATASET_CHOICE)
+@click.option(
+    "--country",
+    default="",
+    help="ISO3 code (or name) of the sending country; every row must be its. "
+    "Default: from a file name like JAM__work_permits__2024.csv.",
+)
+@click.option(
+    "--errors-csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the problems to this CSV file (opens in Excel).",
+)
+def validate_upload(file: Path, dataset: str, country: str, errors_csv: Path | None) -> None:
+    from cmc_pipeline.lib.reference import resolve_country
+    from cmc_pipeline.lib.uploads.checking import check_file
+    from cmc_pipeline.lib.uploads.intake import NAME_SEPARATOR
+
+    sender = resolve_country(country) if country else resolve_country(file.name.split(NAME_SEPARATOR)[0])
+    if country and sender is None:
+        raise click.ClickException(f"{country!r} is not a CMC country (give its ISO3 code, e.g. JAM)")
+    check = check_file(file, dataset, sender=sender)
+    for line in check.report_lines():
+        click.echo(line)
+    if sender is None:
+        click.echo("note: no --country given, so rows were not checked against the sending country")
+    click.echo(check.summary())
+    if errors_csv is not None and check.problems:
+        from cmc_pipeline.lib.uploads.reports import errors_csv as render_errors
+
+        errors_csv.write_bytes(render_errors(check.problems))
+        click.echo(f"problems written to {errors_csv}")
+    sys.exit(0 if check.accepted else 1)
+
+
+@main.command(
+    name="upload",
+    help="Put a national upload into the inbox, where the pipeline picks it up "
+    "(with --load: load it now, without waiting for the Dagster sensor).",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset", required=True, type=UPLOAD_DATASET_CHOICE)
+@click.option("--country", required=True, help="ISO3 code (or name) of the sending country.")
+@click.option("--load", is_flag=True, help="Process it at once, with the same checks as the pipeline.")
+def upload(file: Path, dataset: str, country: str, load: bool) -> None:
+    import shutil
+
+    from cmc_pipeline.lib.reference import resolve_country
+    from cmc_pipeline.lib.uploads.intake import safe_name
+
+    sender = resolve_country(country)
+    if sender is None:
+        raise click.ClickException(f"{country!r} is not a CMC country (give its ISO3 code, e.g. JAM)")
+    folder = settings.inbox_dir() / sender / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / safe_name(file.name)
+    number = 1
+    while target.exists():  # never overwrite a file still waiting
+        target = folder / f"{Path(safe_name(file.name)).stem}_{number}{file.suffix.lower()}"
+        number += 1
+    shutil.copy2(file, target)
+    click.echo(f"Put {file.name} in the inbox as {target}")
+    if not load:
+        return
+    prepare_dagster_home()
+    from cmc_pipeline.orchestration import load_upload_now
+
+    outcome = load_upload_now(target, dataset, sender)
+    click.echo(outcome.message())
+    if outcome.report_path is not None:
+        click.echo(f"Report: {outcome.report_path}")
+    if outcome.status == "rejected":
+        sys.exit(1)
+
+
 @main.group(help="The data contracts under data_contracts/ and what is generated from them.")
 def contracts() -> None:
     pass

@@ -179,6 +179,26 @@ def import_migration_file(kind: str, path: Path) -> list[LoadReport]:
     return reports
 
 
+def load_upload_now(path: Path, dataset: str, country: str):
+    """Process one inbox file at once (``cmc upload --load``), as the sensor's run would,
+    and record what it changed for the UI's asset history."""
+    from cmc_pipeline.lib.uploads.loading import process_upload
+
+    warehouse = Warehouse(settings.warehouse_url())
+    ensure_reference_tables(warehouse)
+    outcome = process_upload(
+        path,
+        dataset=dataset,
+        country=country,
+        warehouse=warehouse,
+        raw_root=settings.raw_dir(),
+        uploader=f"cmc upload {path.name}",
+        inbox=settings.inbox_dir(),
+    )
+    _record_imports(outcome.load_reports(), "upload", path)
+    return outcome
+
+
 def _record_imports(reports: list[LoadReport], kind: str, path: Path) -> None:
     """Report each table an import changed to the Dagster instance, so the asset's
     history in the UI shows it (one event per country partition for partitioned tables)."""
@@ -217,7 +237,7 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
     lines.append(f"Warehouse: {warehouse.url}")
     tables = warehouse.query(
         "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
-        "WHERE table_schema IN ('staging', 'core', 'marts') ORDER BY 1"
+        "WHERE table_schema IN ('staging', 'uploads', 'core', 'marts') ORDER BY 1"
     )["name"].tolist()
     for table in tables:
         counts = warehouse.query(f"SELECT count(*) AS n FROM {table}")

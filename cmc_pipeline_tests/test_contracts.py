@@ -47,7 +47,7 @@ def test_contract_is_valid_odcs_v3_1(contract, odcs_validator):
 def test_contract_states_owner_licence_dissemination_and_rules(contract):
     assert any(m.get("role") == "owner" for m in contract.document["team"])
     assert contract.custom_properties.get("licence")
-    assert contract.custom_properties.get("dissemination_level") in ("public", "restricted")
+    assert contract.custom_properties.get("dissemination_level") in ("public", "cmc_members", "restricted")
     rules = rules_for(contract)  # raises, naming the rule, if one cannot run
     assert all(r.severity in ("error", "warning") for r in rules)
     assert len({r.id for r in rules}) == len(rules)

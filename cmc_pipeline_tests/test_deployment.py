@@ -76,10 +76,10 @@ def test_a_backfill_of_twenty_countries_runs_as_one_run(deployment):
         "ATG",
         "TCA",
     )
-    # The warehouse has the twenty (less Anguilla and Montserrat, which these sources do
-    # not cover) and nothing of the five countries left out.
+    # The warehouse has the twenty (UN DESA covers even Anguilla and Montserrat) and
+    # nothing of the five countries left out.
     loaded = warehouse_countries(deployment, "core.fact_observation")
-    assert loaded == set(FIRST_TWENTY) - {"AIA", "MSR"}
+    assert loaded == set(FIRST_TWENTY)
     # Dagster's run history, in PostgreSQL, knows every partition that was written.
     instance = deployment.instance()
     assert instance.get_materialized_partitions(dg.AssetKey(["staging", "ilostat_observations"])) == set(

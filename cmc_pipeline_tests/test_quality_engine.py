@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from cmc_pipeline.lib import quality
-from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.uploads.datasets import upload_dataset
 
-WORK_PERMITS = contract_for("uploads.work_permits")
+# The columns a file has: the upload contracts also list those the pipeline fills in.
+WORK_PERMITS = upload_dataset("work_permits").file_contract
 
 
 def work_permits_file() -> pd.DataFrame:
@@ -77,7 +78,7 @@ def test_great_expectations_and_duckdb_agree_on_every_rule():
 
 
 def test_partitions_are_judged_separately_and_a_collapsed_load_warns():
-    staging = contract_for("uploads.seasonal_workers")
+    staging = upload_dataset("seasonal_workers").file_contract
     previous = pd.DataFrame(
         {
             "country_iso3": ["JAM"] * 4 + ["BRB"] * 2,

@@ -15,11 +15,14 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import pandas as pd
 import yaml
 
+from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.harmonise import NOT_APPLICABLE
 from cmc_pipeline.lib.open_data import LoadReport
 from cmc_pipeline.lib.reference import COUNTRY_FLAG_COLUMNS
+from cmc_pipeline.lib.reference import countries as countries_reference
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.settings import REFERENCE_DIR
 
@@ -282,7 +285,16 @@ def build_governance_needs(warehouse: Warehouse) -> LoadReport:
 def build_displacement(warehouse: Warehouse) -> LoadReport:
     """marts.displacement: IOM DTM internally displaced persons by country, operation and
     round. DTM's licence forbids redistribution: the table and every row are marked
-    restricted, so members can read it in the warehouse but no export ever contains it."""
+    restricted, so members can read it in the warehouse but no export ever contains it.
+
+    Without a DTM key nothing is loaded upstream; the mart is then empty and says so."""
+    if not warehouse.table_exists("core.displacement"):
+        rows = warehouse.replace_slice(
+            DISPLACEMENT, pd.DataFrame(columns=contract_for(DISPLACEMENT).column_names), {}
+        )
+        report = _report(warehouse, DISPLACEMENT, rows)
+        report.skipped = {"no DTM figures loaded (DTM_API_KEY unset or snapshot mode)": 0}
+        return report
     sql = """
         SELECT d.country_iso3, c.name_en AS country_name, d.operation, d.reporting_date,
                CAST(extract(year FROM d.reporting_date) AS INTEGER) AS year, d.round_number,
@@ -302,3 +314,74 @@ def _report(warehouse: Warehouse, table: str, rows: int) -> LoadReport:
         flagged = warehouse.query(f"SELECT count(*) AS n FROM {table} WHERE demonstration_data")
         report.demonstration = bool(flagged["n"].iloc[0])
     return report
+
+
+# --- national uploads: one mart per dataset ---------------------------------------------
+
+REGION_CODE = "CMC"
+REGION_NAME = "CMC countries reporting"
+
+
+def build_upload_mart(warehouse: Warehouse, dataset: str) -> LoadReport:
+    """marts.<dataset> for a national-upload dataset: each country's current figures as
+    reported, and regional (CMC) totals of every annual period and breakdown, summed over
+    the countries that reported it.
+
+    A country that keeps the dataset at a stricter level than the mart's
+    (``reference/country_sharing.yaml``) is left out of the regional totals, which would
+    otherwise publish its figures inside a sum.
+    """
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.sharing import LEVELS, sharing_settings
+    from cmc_pipeline.lib.uploads.datasets import upload_dataset
+
+    spec = upload_dataset(dataset)
+    mart = contract_for(spec.mart_table)
+    warehouse.ensure_tables([contract_for(spec.current_table)])
+    breakdowns = [k for k in spec.key_columns if k not in ("country_iso3", "period")]
+    counts = spec.count_columns
+    level = mart.custom_properties.get("dissemination_level", "public")
+    settings = sharing_settings()
+    withheld = [
+        c.iso3
+        for c in countries_reference()
+        if LEVELS.index(settings.country_level(c.iso3, dataset) or level) > LEVELS.index(level)
+    ]
+    keep_out = ("AND u.country_iso3 NOT IN (" + ", ".join("?" * len(withheld)) + ")") if withheld else ""
+    by = ", ".join(f"u.{b}" for b in breakdowns)
+    # No '%' in this SQL: PostgreSQL's driver reads it as a parameter marker.
+    sql = f"""
+        SELECT u.country_iso3 AS area_code, 'country' AS area_type, d.name_en AS area_name,
+               u.country_iso3, u.period, CAST(left(u.period, 4) AS INTEGER) AS year,
+               CASE WHEN position('-Q' IN u.period) > 0 THEN 'Q'
+                    WHEN position('-M' IN u.period) > 0 THEN 'M' ELSE 'A' END AS frequency,
+               {by}, {", ".join(f"u.{c}" for c in counts)},
+               1 AS countries_reporting, u.country_iso3 AS countries, u.upload_id AS latest_upload_id,
+               u.demonstration_data
+        FROM {spec.current_table} AS u
+        JOIN core.dim_country AS d ON d.country_iso3 = u.country_iso3
+        UNION ALL
+        SELECT '{REGION_CODE}', 'region', '{REGION_NAME}', NULL, u.period,
+               CAST(u.period AS INTEGER), 'A', {by}, {", ".join(f"sum(u.{c})" for c in counts)},
+               count(DISTINCT u.country_iso3),
+               string_agg(DISTINCT u.country_iso3, ' ' ORDER BY u.country_iso3),
+               max(u.upload_id), bool_or(u.demonstration_data)
+        FROM {spec.current_table} AS u
+        WHERE length(u.period) = 4 {keep_out}
+        GROUP BY u.period, {by}
+    """
+    rows = warehouse.replace_with_query(spec.mart_table, sql, withheld)
+    return _report(warehouse, spec.mart_table, rows)
+
+
+def upload_mart_note(dataset: str) -> str:
+    """What a reader of the mart must know about sharing it, from its contract."""
+    from cmc_pipeline.lib.contracts import contract_for
+
+    contract = contract_for(f"marts.{dataset}")
+    level = contract.custom_properties.get("dissemination_level", "public")
+    note = f"Dissemination level: {level}."
+    control = contract.custom_properties.get("disclosure_control")
+    if control:
+        note += f" Exports suppress small counts of {', '.join(control['count_columns'])}."
+    return note

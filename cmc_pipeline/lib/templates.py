@@ -15,6 +15,12 @@ from cmc_pipeline.lib.raw_store import write_atomically
 # dataset → "module:function(file_format) -> bytes"
 TEMPLATE_BUILDERS = {
     "governance_needs": "cmc_pipeline.lib.governance_needs:template_bytes",
+    # National uploads: the template of each is written from its contract.
+    "work_permits": "cmc_pipeline.lib.uploads.templates:work_permits",
+    "csme_skills_certificates": "cmc_pipeline.lib.uploads.templates:csme_skills_certificates",
+    "seasonal_workers": "cmc_pipeline.lib.uploads.templates:seasonal_workers",
+    "recruitment_agencies": "cmc_pipeline.lib.uploads.templates:recruitment_agencies",
+    "trafficking_cases": "cmc_pipeline.lib.uploads.templates:trafficking_cases",
 }
 TEMPLATE_DATASETS = tuple(TEMPLATE_BUILDERS)
 TEMPLATE_FORMATS = ("xlsx", "csv")

@@ -146,47 +146,57 @@ class Warehouse:
 
         An empty filter replaces the whole table. Returns the number of rows inserted.
         """
-        contract = contract_for(table)
-        rows = conform_to_contract(frame, contract)
-        outside = [
-            column
-            for column, values in slice_filter.items()
-            if len(rows) and not _matches(rows[column], values).all()
-        ]
-        if outside:
-            raise WarehouseError(
-                f"rows for {table} fall outside the slice being replaced (columns {outside})"
-            )
-        where, params = _where_clause(slice_filter, self.backend)
+        return self.replace_slices([(table, frame, slice_filter)])[0]
+
+    def replace_slices(
+        self, changes: Sequence[tuple[str, pd.DataFrame, Mapping[str, Sequence[str] | Years]]]
+    ) -> list[int]:
+        """Several ``replace_slice`` calls (table, rows, slice) in one transaction: either
+        every table changes or none does (an upload's history and current rows, say)."""
+        prepared = []
+        for table, frame, slice_filter in changes:
+            contract = contract_for(table)
+            rows = conform_to_contract(frame, contract)
+            outside = [
+                column
+                for column, values in slice_filter.items()
+                if len(rows) and not _matches(rows[column], values).all()
+            ]
+            if outside:
+                raise WarehouseError(
+                    f"rows for {table} fall outside the slice being replaced (columns {outside})"
+                )
+            prepared.append((contract, rows, *_where_clause(slice_filter, self.backend)))
         with self.connect() as connection:
             if self.backend == "duckdb":
-                self._replace_duckdb(connection, contract, rows, where, params)
+                self._replace_duckdb(connection, prepared)
             else:
-                self._replace_postgres(connection, contract, rows, where, params)
-        return len(rows)
+                self._replace_postgres(connection, prepared)
+        return [len(rows) for _contract, rows, _where, _params in prepared]
 
-    def _replace_duckdb(self, connection, contract, rows, where, params) -> None:
-        incoming = pa.Table.from_pandas(rows, preserve_index=False)
+    def _replace_duckdb(self, connection, prepared) -> None:
         connection.execute("BEGIN TRANSACTION")
         try:
-            self._ensure_table(connection, contract)
-            connection.execute(f"DELETE FROM {contract.table} {where}", params)
-            connection.register("incoming_rows", incoming)
-            connection.execute(f"INSERT INTO {contract.table} BY NAME SELECT * FROM incoming_rows")
-            connection.unregister("incoming_rows")
+            for contract, rows, where, params in prepared:
+                self._ensure_table(connection, contract)
+                connection.execute(f"DELETE FROM {contract.table} {where}", params)
+                connection.register("incoming_rows", pa.Table.from_pandas(rows, preserve_index=False))
+                connection.execute(f"INSERT INTO {contract.table} BY NAME SELECT * FROM incoming_rows")
+                connection.unregister("incoming_rows")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
 
-    def _replace_postgres(self, connection, contract, rows, where, params) -> None:
-        columns = ", ".join(f'"{c}"' for c in contract.column_names)
+    def _replace_postgres(self, connection, prepared) -> None:
         with connection.transaction():
-            self._ensure_table(connection, contract)
-            connection.execute(f"DELETE FROM {contract.table} {where}", params)
-            with connection.cursor().copy(f"COPY {contract.table} ({columns}) FROM STDIN") as copy:
-                for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
-                    copy.write_row(record)
+            for contract, rows, where, params in prepared:
+                columns = ", ".join(f'"{c}"' for c in contract.column_names)
+                self._ensure_table(connection, contract)
+                connection.execute(f"DELETE FROM {contract.table} {where}", params)
+                with connection.cursor().copy(f"COPY {contract.table} ({columns}) FROM STDIN") as copy:
+                    for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
+                        copy.write_row(record)
 
     def replace_with_query(self, table: str, select_sql: str, params: Sequence | None = None) -> int:
         """Rebuild a whole table from a SELECT run inside the warehouse, in one transaction.

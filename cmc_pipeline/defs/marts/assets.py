@@ -109,3 +109,33 @@ def displacement(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per country × DTM operation × round × reason × sex: internally displaced
     persons. Restricted by the DTM licence: readable in the warehouse, never exported."""
     return materialize_result(marts.build_displacement(warehouse.get()))
+
+
+def _upload_mart(dataset: str) -> dg.AssetsDefinition:
+    from cmc_pipeline.defs.uploads.assets import current_key
+
+    table = f"marts.{dataset}"
+
+    @dg.asset(
+        name=dataset,
+        deps=[current_key(dataset), COUNTRIES],
+        metadata=definition_metadata(table),
+        description=(
+            f"One row per area × period × breakdown of the national {dataset.replace('_', ' ')} uploads: "
+            "each country's current figures as it reported them, and regional (CMC) totals of each "
+            "annual period over the countries that reported it, with how many did. "
+            + marts.upload_mart_note(dataset)
+        ),
+        **MART_SETTINGS,
+    )
+    def upload_mart(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        return materialize_result(marts.build_upload_mart(warehouse.get(), dataset))
+
+    return upload_mart
+
+
+work_permits = _upload_mart("work_permits")
+csme_skills_certificates = _upload_mart("csme_skills_certificates")
+seasonal_workers = _upload_mart("seasonal_workers")
+recruitment_agencies = _upload_mart("recruitment_agencies")
+trafficking_cases = _upload_mart("trafficking_cases")

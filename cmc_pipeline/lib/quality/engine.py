@@ -321,11 +321,16 @@ def _row_units(
                     continue  # already typed by whoever built the frame
                 name = _quote(column)
                 target = DUCKDB_TYPES[types[column]]
+                offends = f"TRY_CAST(trim({name}) AS {target}) IS NULL"
+                if types[column] == "integer":
+                    # DuckDB rounds text such as '12.5' to 13 when casting it to an integer;
+                    # a fractional count is a mistake to report, not a number to round.
+                    offends += f" OR TRY_CAST(trim({name}) AS DOUBLE) <> TRY_CAST(trim({name}) AS {target})"
                 units.append(
                     _Unit(
                         rule,
                         column,
-                        f"trim({name}) <> '' AND TRY_CAST(trim({name}) AS {target}) IS NULL",
+                        f"trim({name}) <> '' AND ({offends})",
                         AS_READ,
                         types[column],
                     )

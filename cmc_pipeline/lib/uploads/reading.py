@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -85,6 +86,18 @@ def read_upload(
 
 
 def _decode(body: bytes, name: str) -> tuple[str, str]:
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode Text" and some database exports: readable, but not a CSV encoding
+        # the region's tools agree on.
+        raise UploadReadError(
+            name,
+            [
+                {
+                    "message": "the text is in UTF-16 (Excel's 'Unicode Text'); save it as "
+                    "'CSV UTF-8 (Comma delimited)' and send it again"
+                }
+            ],
+        )
     if b"\x00" in body[:8192]:
         raise UploadReadError(
             name,
@@ -115,13 +128,108 @@ def _read_csv(body: bytes, name: str, expected: list[str], allow_footnotes: bool
     first_line = next((line for line in lines if line.strip()), "")
     # Excel writes ";" where the decimal separator is a comma; count outside quotes is close enough.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
-    except csv.Error as exc:
-        raise UploadReadError(name, [{"message": f"the CSV is malformed: {exc}"}]) from exc
-    table = _table_from_rows(rows, name, expected, allow_footnotes, first_row_number=1)
+    table = _read_csv_fast(text, name, delimiter, expected, allow_footnotes)
+    if table is None:
+        try:
+            rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+        except csv.Error as exc:
+            raise UploadReadError(name, [{"message": f"the CSV is malformed: {exc}"}]) from exc
+        table = _table_from_rows(rows, name, expected, allow_footnotes, first_row_number=1)
     table.file_format, table.encoding, table.delimiter = "csv", encoding, delimiter
     return table
+
+
+def _read_csv_fast(
+    text: str, name: str, delimiter: str, expected: list[str], allow_footnotes: bool
+) -> UploadTable | None:
+    """The table the strict reader would return, read by Arrow's CSV parser (a million
+    rows in about a second rather than half a minute), or None for the strict reader.
+
+    Only plain files take this path: one line per row, every row as wide as the header, no
+    formula, no stray note. Anything else (a ragged row, a line break inside a cell, a
+    blank line, a formula) returns None, and the strict reader reports it with its line.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as arrow_csv
+
+    head = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), HEADER_SEARCH_ROWS))
+    try:
+        header_index, header = _find_header(head, name, expected)
+    except UploadReadError:
+        return None
+    if any("\n" in cell or "\r" in cell for row in head[: header_index + 1] for cell in row):
+        return None  # a line break inside a title or header cell: lines and rows differ
+    start = 0
+    for _ in range(header_index + 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None  # header only, no line after it
+    width = len(head[header_index])
+    names = [f"c{i}" for i in range(width)]
+    try:
+        arrow_table = arrow_csv.read_csv(
+            io.BytesIO(text[start:].encode("utf-8")),
+            read_options=arrow_csv.ReadOptions(column_names=names, block_size=16 << 20),
+            parse_options=arrow_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False
+            ),
+            convert_options=arrow_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    if arrow_table.num_rows == 0:
+        return None
+    cells = [pc.utf8_trim_whitespace(arrow_table.column(i)) for i in range(width)]
+    # Trailing header cells left empty: the strict reader drops them, and refuses a row
+    # with a value under them.
+    for extra in cells[len(header) :]:
+        if pc.any(pc.not_equal(pc.utf8_length(extra), 0)).as_py():
+            return None
+    cells = cells[: len(header)]
+    for column in cells:
+        if pc.any(pc.or_(pc.starts_with(column, "="), pc.starts_with(column, "@"))).as_py():
+            return None
+    filled = [pc.cast(pc.not_equal(pc.utf8_length(c), 0), pa.int8()) for c in cells]
+    filled_count = filled[0]
+    for flag in filled[1:]:
+        filled_count = pc.add(filled_count, flag)
+    first = pc.utf8_lower(cells[0])
+    note = pc.and_(
+        pc.and_(pc.equal(filled_count, 1), pc.not_equal(pc.utf8_length(cells[0]), 0)),
+        _starts_with_any(first, FOOTNOTE_PREFIXES),
+    )
+    line_numbers = pa.array(range(header_index + 2, header_index + 2 + arrow_table.num_rows), pa.int64())
+    ignored: list[dict] = []
+    if pc.any(note).as_py():
+        if not allow_footnotes:
+            return None
+        for index in pc.indices_nonzero(note).to_pylist():
+            ignored.append(
+                {"row": header_index + 2 + index, "value": cells[0][index].as_py(), "reason": "footnote"}
+            )
+    keep = pc.and_(pc.invert(note), pc.not_equal(filled_count, 0))
+    if not pc.any(keep).as_py():
+        return None
+    kept = pa.table(
+        [pc.filter(c, keep) for c in cells] + [pc.filter(line_numbers, keep)],
+        names=[*header, "source_row_number"],
+    )
+    frame = kept.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}.get)
+    return UploadTable(
+        file_name=name, frame=frame, file_format="", header_row=header_index + 1, ignored_rows=ignored
+    )
+
+
+def _starts_with_any(column, prefixes):
+    import pyarrow.compute as pc
+
+    found = pc.starts_with(column, prefixes[0])
+    for prefix in prefixes[1:]:
+        found = pc.or_(found, pc.starts_with(column, prefix))
+    return found
 
 
 # --- XLSX -------------------------------------------------------------------------------
@@ -206,9 +314,8 @@ def _normalise(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", str(text).strip().lower()).strip("_")
 
 
-def _table_from_rows(
-    rows: list[list[str]], name: str, expected: list[str], allow_footnotes: bool, *, first_row_number: int
-) -> UploadTable:
+def _find_header(rows: list[list[str]], name: str, expected: list[str]) -> tuple[int, list[str]]:
+    """Where the header row is, and its cells named as the contract names them."""
     wanted = {_normalise(c): c for c in expected}
     header_index = None
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
@@ -230,6 +337,13 @@ def _table_from_rows(
     header = [wanted.get(_normalise(cell), cell.strip()) for cell in rows[header_index]]
     while header and not header[-1]:
         header.pop()  # trailing empty header cells (a trailing separator, a formatted column)
+    return header_index, header
+
+
+def _table_from_rows(
+    rows: list[list[str]], name: str, expected: list[str], allow_footnotes: bool, *, first_row_number: int
+) -> UploadTable:
+    header_index, header = _find_header(rows, name, expected)
     body: list[list[str]] = []
     numbers: list[int] = []
     ignored: list[dict] = []

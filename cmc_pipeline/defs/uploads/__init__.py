@@ -1,0 +1,1 @@
+"""National uploads: the inbox sensor, one loading job per dataset, and their assets."""
