@@ -7,8 +7,11 @@ import io
 from dataclasses import dataclass
 
 import pandas as pd
+import requests
 
+from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceFormatError, describe_body, looks_like_html
+from cmc_pipeline.lib.snapshots import SnapshotStore
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,32 @@ class FetchedResponse:
     page: int = 1
     # True when the source answered "no data" (e.g. SDMX 404): a legitimate empty result.
     empty_result: bool = False
+
+
+class SourceClient:
+    """What every upstream client shares: snapshot or live mode (the same parsing either
+    way), the snapshot store, and one HTTP session with retries, made on first use."""
+
+    def __init__(
+        self,
+        *,
+        mode: str = "snapshot",
+        snapshots: SnapshotStore | None = None,
+        session: requests.Session | None = None,
+        http_settings: http.HttpSettings | None = None,
+    ):
+        if mode not in ("snapshot", "live"):
+            raise ValueError(f"mode must be 'snapshot' or 'live', not {mode!r}")
+        self.mode = mode
+        self.snapshots = snapshots or SnapshotStore()
+        self.http_settings = http_settings or http.HttpSettings()
+        self._session = session
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = http.make_session(self.http_settings)
+        return self._session
 
 
 def read_csv_strict(body: bytes, *, origin: str, skip_lines: int = 0) -> tuple[list[str], pd.DataFrame]:

@@ -22,7 +22,7 @@ from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPErro
 from cmc_pipeline.lib.raw_store import utc_now_iso
 from cmc_pipeline.lib.reference import IlostatIndicator
 from cmc_pipeline.lib.snapshots import SnapshotStore
-from cmc_pipeline.lib.sources.common import FetchedResponse, read_csv_strict, to_float
+from cmc_pipeline.lib.sources.common import FetchedResponse, SourceClient, read_csv_strict, to_float
 
 BULK_BASE_URL = "https://rplumber.ilo.org"
 SDMX_BASE_URL = "https://sdmx.ilo.org/rest"
@@ -137,7 +137,7 @@ class DatasetRetired(SourceError):
     """This generation of the API no longer knows the id; the next generation may."""
 
 
-class IlostatClient:
+class IlostatClient(SourceClient):
     """Fetches one indicator for a set of countries, live or from recorded snapshots."""
 
     def __init__(
@@ -151,21 +151,10 @@ class IlostatClient:
         bulk_base_url: str = BULK_BASE_URL,
         sdmx_base_url: str = SDMX_BASE_URL,
     ):
-        if mode not in ("snapshot", "live"):
-            raise ValueError(f"mode must be 'snapshot' or 'live', not {mode!r}")
-        self.mode = mode
-        self.snapshots = snapshots or SnapshotStore()
-        self.http_settings = http_settings or http.HttpSettings()
-        self._session = session
+        super().__init__(mode=mode, snapshots=snapshots, session=session, http_settings=http_settings)
         self.timefrom = timefrom
         self.bulk_base_url = bulk_base_url
         self.sdmx_base_url = sdmx_base_url
-
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            self._session = http.make_session(self.http_settings)
-        return self._session
 
     def fetch(self, indicator: IlostatIndicator, countries: list[str]) -> FetchedResponse:
         """The first generation in ``fetch_order`` that still serves the indicator."""

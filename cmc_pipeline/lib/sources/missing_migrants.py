@@ -23,7 +23,7 @@ from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceFormatError, SourceHTTPError
 from cmc_pipeline.lib.raw_store import utc_now_iso
 from cmc_pipeline.lib.snapshots import SnapshotStore
-from cmc_pipeline.lib.sources.common import FetchedResponse
+from cmc_pipeline.lib.sources.common import FetchedResponse, SourceClient
 
 BASE_URL = "https://missingmigrants.iom.int/global-figures"
 API = "missing_migrants_json"
@@ -77,7 +77,7 @@ def year_url(year: int, base: str = BASE_URL) -> str:
     return f"{base}/{year}/json"
 
 
-class MissingMigrantsClient:
+class MissingMigrantsClient(SourceClient):
     """Fetches the yearly incident lists, live or from recorded snapshots."""
 
     def __init__(
@@ -91,21 +91,10 @@ class MissingMigrantsClient:
         last_year: int | None = None,
         base_url: str = BASE_URL,
     ):
-        if mode not in ("snapshot", "live"):
-            raise ValueError(f"mode must be 'snapshot' or 'live', not {mode!r}")
-        self.mode = mode
-        self.snapshots = snapshots or SnapshotStore()
-        self.http_settings = http_settings or http.HttpSettings()
-        self._session = session
+        super().__init__(mode=mode, snapshots=snapshots, session=session, http_settings=http_settings)
         self.first_year = first_year
         self.last_year = last_year or datetime.now(UTC).year
         self.base_url = base_url
-
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            self._session = http.make_session(self.http_settings)
-        return self._session
 
     def fetch_all(self) -> list[FetchedResponse]:
         """One response per year: every recorded year in snapshot mode, else first..last."""

@@ -32,7 +32,7 @@ from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPErro
 from cmc_pipeline.lib.raw_store import utc_now_iso
 from cmc_pipeline.lib.reference import cmc_iso3_codes, fold_name, m49_aggregate, m49_to_iso3
 from cmc_pipeline.lib.snapshots import SnapshotStore
-from cmc_pipeline.lib.sources.common import FetchedResponse
+from cmc_pipeline.lib.sources.common import FetchedResponse, SourceClient
 
 WORKBOOK_URL = (
     "https://www.un.org/development/desa/pd/sites/www.un.org.development.desa.pd/files/"
@@ -64,7 +64,7 @@ STAGING_COLUMNS = [
 ]
 
 
-class UndesaClient:
+class UndesaClient(SourceClient):
     """Gets the destination-and-origin workbook, live or from the recorded snapshot."""
 
     def __init__(
@@ -76,19 +76,8 @@ class UndesaClient:
         http_settings: http.HttpSettings | None = None,
         url: str = WORKBOOK_URL,
     ):
-        if mode not in ("snapshot", "live"):
-            raise ValueError(f"mode must be 'snapshot' or 'live', not {mode!r}")
-        self.mode = mode
-        self.snapshots = snapshots or SnapshotStore()
-        self.http_settings = http_settings or http.HttpSettings()
-        self._session = session
+        super().__init__(mode=mode, snapshots=snapshots, session=session, http_settings=http_settings)
         self.url = url
-
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            self._session = http.make_session(self.http_settings)
-        return self._session
 
     def fetch(self) -> FetchedResponse:
         if self.mode == "snapshot":

@@ -18,7 +18,7 @@ from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPError
 from cmc_pipeline.lib.raw_store import utc_now_iso
 from cmc_pipeline.lib.snapshots import SnapshotStore
-from cmc_pipeline.lib.sources.common import FetchedResponse, read_csv_strict, to_float
+from cmc_pipeline.lib.sources.common import FetchedResponse, SourceClient, read_csv_strict, to_float
 
 API_BASE_URL = "https://api.worldbank.org/v2"
 PER_PAGE = 500
@@ -49,7 +49,7 @@ def api_url(
     )
 
 
-class WorldBankClient:
+class WorldBankClient(SourceClient):
     def __init__(
         self,
         *,
@@ -60,20 +60,9 @@ class WorldBankClient:
         date_range: str = "2000:2024",
         base_url: str = API_BASE_URL,
     ):
-        if mode not in ("snapshot", "live"):
-            raise ValueError(f"mode must be 'snapshot' or 'live', not {mode!r}")
-        self.mode = mode
-        self.snapshots = snapshots or SnapshotStore()
-        self.http_settings = http_settings or http.HttpSettings()
-        self._session = session
+        super().__init__(mode=mode, snapshots=snapshots, session=session, http_settings=http_settings)
         self.date_range = date_range
         self.base_url = base_url
-
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            self._session = http.make_session(self.http_settings)
-        return self._session
 
     def fetch(self, indicator_id: str, countries: list[str]) -> list[FetchedResponse]:
         """Every page of one indicator for the given countries."""
