@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install build test lint dev benchmark contracts-docs clean
+.PHONY: install build test test-e2e lint dev benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,16 @@ install: $(STAMP)
 build: install
 	$(BIN)/cmc build
 
-## Lint and run the test suite.
+## Lint and run the test suite (a few minutes; no network).
 test: install
 	$(BIN)/ruff check cmc_pipeline cmc_pipeline_tests benchmarks
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+## The deployment end-to-end tests: Dagster daemon and webserver on PostgreSQL, backfills,
+## a daemon killed mid-run, Celery workers. They wait on the daemon's ticks (~5 minutes);
+## CI runs them after `make test`.
+test-e2e: install
+	$(BIN)/pytest -m slow
 
 lint: install
 	$(BIN)/ruff check cmc_pipeline cmc_pipeline_tests benchmarks

@@ -80,6 +80,7 @@ def test_a_run_on_the_celery_executor_builds_the_postgres_warehouse(celery_deplo
         return [e.pid for e in events if e.event_type == event_type]
 
     (launcher_pid,) = pids(dg.DagsterEventType.RUN_START)
-    assert len(pids(dg.DagsterEventType.STEP_SUCCESS)) == 5  # two staging, two dimensions, the facts
+    started, succeeded = pids(dg.DagsterEventType.STEP_START), pids(dg.DagsterEventType.STEP_SUCCESS)
+    assert len(succeeded) == len(started) > 5  # every step of the build, staging to report
     assert launcher_pid not in pids(dg.DagsterEventType.STEP_START)  # each step ran in the worker
     assert "succeeded" in (celery_deployment.logs / "celery_worker.log").read_text()
