@@ -111,6 +111,26 @@ def land_response(response: FetchedResponse, raw_root: Path, *, uploader: str | 
     )
 
 
+def land_download(path: Path, raw_root: Path, source: str, *, uploader: str) -> tuple[bytes, LandedFile]:
+    """Keep a file a user downloaded from a source's web site in the raw store, saying who
+    loaded it; returns its bytes and where they were landed."""
+    body = Path(path).read_bytes()
+    landed = land_bytes(
+        raw_root,
+        source,
+        body,
+        suffix=".csv",
+        provenance={
+            "uploader": uploader,
+            "original_name": Path(path).name,
+            "producer": PRODUCERS[source],
+            "licence": LICENCES[source],
+            "retrieved_at": utc_now_iso(),
+        },
+    )
+    return body, landed
+
+
 def _finish_report(report: LoadReport, frame: pd.DataFrame, batch: list[str]) -> LoadReport:
     present = set(frame["country_iso3"]) if len(frame) else set()
     report.countries = list(batch)
@@ -231,21 +251,8 @@ def _add_skipped(report: LoadReport, skipped: dict[str, int]) -> None:
 def import_ilostat_file(path: Path, warehouse: Warehouse, raw_root: Path, *, uploader: str) -> LoadReport:
     """Land and stage an ILOSTAT CSV a user downloaded (code or label form), then
     rebuild the core facts of the countries it covers."""
-    body = Path(path).read_bytes()
     dataset_id = f"file:{Path(path).name}"
-    landed = land_bytes(
-        raw_root,
-        "ilostat",
-        body,
-        suffix=".csv",
-        provenance={
-            "uploader": uploader,
-            "original_name": Path(path).name,
-            "producer": "ILO (ILOSTAT)",
-            "licence": LICENCES["ilostat"],
-            "retrieved_at": utc_now_iso(),
-        },
-    )
+    body, landed = land_download(path, raw_root, "ilostat", uploader=uploader)
     rows = ilostat.parse_bulk_csv(body, origin=f"ILOSTAT file {Path(path).name}")
     frame, skipped = harmonise.assign_countries(rows, "ref_area", "ilostat")
     frame = frame.assign(
@@ -321,20 +328,7 @@ def load_worldbank(
 
 def import_worldbank_file(path: Path, warehouse: Warehouse, raw_root: Path, *, uploader: str) -> LoadReport:
     """Land and stage a WDI bulk-download CSV (``API_<id>_DS2_…csv``)."""
-    body = Path(path).read_bytes()
-    landed = land_bytes(
-        raw_root,
-        "worldbank",
-        body,
-        suffix=".csv",
-        provenance={
-            "uploader": uploader,
-            "original_name": Path(path).name,
-            "producer": "World Bank",
-            "licence": LICENCES["worldbank"],
-            "retrieved_at": utc_now_iso(),
-        },
-    )
+    body, landed = land_download(path, raw_root, "worldbank", uploader=uploader)
     rows = worldbank.parse_bulk_csv(body, origin=f"World Bank file {Path(path).name}")
     frame, skipped = harmonise.assign_countries(rows, "country_code", "worldbank")
     frame = frame.drop(columns=["country_code"]).assign(
