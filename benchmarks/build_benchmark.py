@@ -73,15 +73,40 @@ def plain_script_seconds() -> float:
     return time.perf_counter() - start
 
 
+# The same five assets the plain script builds, so the difference is Dagster's alone.
+SAME_STEPS = [
+    ("core", "dim_country"),
+    ("core", "dim_indicator"),
+    ("staging", "ilostat_observations"),
+    ("staging", "worldbank_observations"),
+    ("core", "fact_observation"),
+]
+
+
 def dagster_job_seconds() -> float:
     os.environ.update(fresh_env())
+    import dagster as dg
+
     from cmc_pipeline.cli import prepare_dagster_home
-    from cmc_pipeline.orchestration import build_warehouse
+    from cmc_pipeline.lib.reference import cmc_iso3_codes
+    from cmc_pipeline.orchestration import (
+        PARTITION_RANGE_END,
+        PARTITION_RANGE_START,
+        QUIET_LOGS,
+        load_definitions,
+    )
 
     prepare_dagster_home()
+    job = load_definitions().resolve_job_def("build_warehouse")
+    countries = cmc_iso3_codes()
     start = time.perf_counter()
-    outcome = build_warehouse()
-    assert outcome.success, outcome.failures
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        run_config=QUIET_LOGS,
+        tags={PARTITION_RANGE_START: countries[0], PARTITION_RANGE_END: countries[-1]},
+        asset_selection=[dg.AssetKey(list(key)) for key in SAME_STEPS],
+    )
+    assert result.success
     return time.perf_counter() - start
 
 
@@ -121,12 +146,12 @@ def main() -> None:
         [
             "`cmc build` wall time (fresh interpreter, 25 countries)",
             f"{full_build:.2f} s",
-            "plain script (same steps, in process)",
+            "plain script (only the five open-data assets)",
             f"{plain:.2f} s",
             f"{full_build / plain:.2f}×",
         ],
         [
-            "`build_warehouse` job, one run, in process",
+            "the same five assets as one Dagster run, in process",
             f"{job:.2f} s",
             "plain script",
             f"{plain:.2f} s",
@@ -149,13 +174,15 @@ def main() -> None:
             markdown_table(["measure", "time", "baseline", "baseline time", "ratio"], rows),
             "",
             "All 25 country partitions run as one partition range in one run with the in-process",
-            "executor: one process, one run, whatever the number of countries. The rest of",
-            "`cmc build`'s wall time is interpreter start-up and imports (pandas, DuckDB, Dagster).",
+            "executor: one process, one run, whatever the number of countries.",
+            "`cmc build` builds every asset (all sources, uploads, marts, report), more than the",
+            "five compared here; its wall time also includes interpreter start-up and imports.",
             "",
             "**The overhead target (≤ 0.5×) is not met** with the bundled data: the real work is only",
             f"{plain:.2f} s, and the overhead is Dagster recording {events} events of this run in its",
-            f"SQLite instance storage ({overhead / events * 1000:.1f} ms per event): a planned and a",
-            "materialised event per asset per partition. It is a cost per partition, not per row, so",
+            f"SQLite instance storage ({overhead / events * 1000:.1f} ms per event): planned and",
+            "materialised events per asset and partition, and one evaluation per contract rule and",
+            "country (the quality checks). It is a cost per partition, not per row, so",
             "the ratio falls as the work grows (live fetching, more years); profiling shows the",
             "SQLite event log opening a new engine per event. PostgreSQL instance storage was",
             "slower still for this run on this machine (about 2.5 s), so SQLite stays the local default.",
