@@ -28,6 +28,7 @@ from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.quality.rules import ordered_reference_values
 from cmc_pipeline.lib.raw_store import land_bytes
 from cmc_pipeline.lib.reference import LICENCES, countries, fold_name, resolve_country
+from cmc_pipeline.lib.templates import choice_list
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.settings import REFERENCE_DIR
 
@@ -111,7 +112,6 @@ def build_workbook(rows: list[dict] | None = None, *, note: str = ""):
     (dicts keyed by workbook header). ``note`` is shown at the top of the instructions."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     columns = workbook_columns()
     workbook = Workbook()
@@ -178,19 +178,8 @@ def build_workbook(rows: list[dict] | None = None, *, note: str = ""):
     }
     last_row = max(TEMPLATE_ROWS, data.max_row)
     for list_position, (header, values) in enumerate(choices.items()):
-        letter = _letter(list_position)
-        lists.cell(1, list_position + 1, header).font = Font(bold=True)
-        for offset, value in enumerate(values, start=2):
-            lists.cell(offset, list_position + 1, value)
         data_letter = _letter([c.header for c in columns].index(header))
-        validation = DataValidation(
-            type="list",
-            formula1=f"={LISTS_SHEET}!${letter}$2:${letter}${len(values) + 1}",
-            allow_blank=not _column(header).required,
-            showErrorMessage=True,
-            errorTitle=f"Not an allowed {header}",
-            error=f"Pick a value from the list ({LISTS_SHEET} sheet, column {letter}).",
-        )
+        validation = choice_list(lists, list_position + 1, header, values, required=_column(header).required)
         validation.add(f"{data_letter}2:{data_letter}{last_row}")
         data.add_data_validation(validation)
     lists.sheet_state = "hidden"

@@ -47,3 +47,25 @@ def write_template(
         raise FileExistsError(f"{path} already exists; choose another --output or pass --force to replace it")
     write_atomically(path, template_bytes(dataset, file_format))
     return path
+
+
+def choice_list(lists, list_column: int, header: str, values, *, required: bool):
+    """Write ``values`` under ``header`` in column ``list_column`` (1-based) of a workbook's
+    hidden lists sheet, and return the drop-down validation that offers them, for the
+    caller to add to the data sheet's cells."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    letter = get_column_letter(list_column)
+    lists.cell(1, list_column, header).font = Font(bold=True)
+    for offset, value in enumerate(values, start=2):
+        lists.cell(offset, list_column, value)
+    return DataValidation(
+        type="list",
+        formula1=f"={lists.title}!${letter}$2:${letter}${len(values) + 1}",
+        allow_blank=not required,
+        showErrorMessage=True,
+        errorTitle=f"Not an allowed {header}",
+        error=f"Pick a value from the list ({lists.title} sheet, column {letter}).",
+    )

@@ -10,6 +10,7 @@ import io
 from functools import partial
 
 from cmc_pipeline.lib.quality.rules import ordered_reference_values
+from cmc_pipeline.lib.templates import choice_list
 from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS, UploadDataset, upload_dataset
 
 DATA_SHEET = "Data"
@@ -147,19 +148,8 @@ def build_workbook(spec: UploadDataset):
                 values = tuple(cmc_iso3_codes())
             if not values:
                 continue
-            list_letter = get_column_letter(list_position + 1)
             list_position += 1
-            lists.cell(1, list_position, column.name).font = Font(bold=True)
-            for offset, value in enumerate(values, start=2):
-                lists.cell(offset, list_position, value)
-            validation = DataValidation(
-                type="list",
-                formula1=f"={LISTS_SHEET}!${list_letter}$2:${list_letter}${len(values) + 1}",
-                allow_blank=not column.required,
-                showErrorMessage=True,
-                errorTitle=f"Not an allowed {column.name}",
-                error=f"Pick a value from the list ({LISTS_SHEET} sheet, column {list_letter}).",
-            )
+            validation = choice_list(lists, list_position, column.name, values, required=column.required)
         validation.add(f"{letter}2:{letter}{last}")
         data.add_data_validation(validation)
     lists.sheet_state = "hidden"
