@@ -129,6 +129,17 @@ class TableContract:
         keyed = [c for c in self.columns if c.primary_key_position is not None]
         return [c.name for c in sorted(keyed, key=lambda c: c.primary_key_position)]
 
+    @property
+    def key_checked_before_load(self) -> bool:
+        """The contract says every load is checked for duplicate keys before it is written
+        and replaces whole slices, so the warehouse need not index the key to keep it.
+
+        DuckDB keeps a primary key with an in-memory ART index that is rebuilt on every
+        insert: for a million-row national upload that is ten times the insert itself
+        (docs/benchmarks.md). PostgreSQL keeps the constraint, where it is cheap.
+        """
+        return self.custom_properties.get("primary_key_enforced_by") == "contract_check_before_load"
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:
@@ -140,7 +151,7 @@ class TableContract:
         lines = [
             f'"{c.name}" {types[c.logical_type]}{" NOT NULL" if c.required else ""}' for c in self.columns
         ]
-        if self.primary_key:
+        if self.primary_key and not (backend == "duckdb" and self.key_checked_before_load):
             lines.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in self.primary_key) + ")")
         return f"CREATE TABLE IF NOT EXISTS {self.table} (\n  " + ",\n  ".join(lines) + "\n)"
 
