@@ -77,6 +77,31 @@ def test_great_expectations_and_duckdb_agree_on_every_rule():
     assert by_engine["duckdb"] == by_engine["great_expectations"]
 
 
+def test_a_file_kept_in_arrow_is_judged_as_its_pandas_copy():
+    """Large uploads stay in Arrow from the reader to the warehouse; the rules must not
+    see a difference, and a batch that passes comes back typed for loading."""
+    import pyarrow as pa
+
+    frame = work_permits_file()
+
+    def outcome(rows):
+        return {
+            (r.rule.id, r.partition): (r.failing_rows, [(o.row, o.column, o.value) for o in r.examples])
+            for r in quality.validate(rows, WORK_PERMITS, engine="duckdb", keep_typed_rows=True).results
+        }
+
+    assert outcome(pa.Table.from_pandas(frame, preserve_index=False)) == outcome(frame)
+
+    good = pa.Table.from_pandas(frame.iloc[:3], preserve_index=False)
+    run = quality.validate(good, WORK_PERMITS, engine="duckdb", keep_typed_rows=True)
+    assert run.passed
+    assert run.typed_rows.column_names == WORK_PERMITS.column_names
+    assert run.typed_rows.column("permits_granted").to_pylist() == [30, 18, 12]
+    assert run.typed_rows.column("applications_received").to_pylist() == [41, None, None]
+    refused = quality.validate(frame, WORK_PERMITS, engine="duckdb", keep_typed_rows=True)
+    assert refused.typed_rows is None  # nothing to load from a refused batch
+
+
 def test_partitions_are_judged_separately_and_a_collapsed_load_warns():
     staging = upload_dataset("seasonal_workers").file_contract
     previous = pd.DataFrame(

@@ -8,7 +8,7 @@ import zipfile
 import openpyxl
 import pytest
 
-from cmc_pipeline.lib.uploads.reading import UploadReadError, parse_count, read_upload
+from cmc_pipeline.lib.uploads.reading import UploadReadError, read_upload
 
 COLUMNS = ["country", "period", "sex", "permits_issued"]
 
@@ -17,6 +17,10 @@ def write(tmp_path, name: str, data: bytes):
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def first_row(table) -> dict:
+    return table.rows.slice(0, 1).to_pylist()[0]
 
 
 def refusal(path, **kwargs) -> str:
@@ -29,16 +33,41 @@ def test_excel_windows_csv_with_semicolons_and_accents(tmp_path):
     data = "country;period;sex;permits_issued\r\nCuraçao;2023;SEX_F;1 204\r\n".encode("cp1252")
     table = read_upload(write(tmp_path, "permits.csv", data), expected_columns=COLUMNS)
     assert (table.encoding, table.delimiter) == ("windows-1252", ";")
-    assert table.frame.loc[0, "country"] == "Curaçao"
-    assert parse_count(table.frame.loc[0, "permits_issued"]) == 1204
+    assert first_row(table) == {
+        "country": "Curaçao",
+        "period": "2023",
+        "sex": "SEX_F",
+        "permits_issued": "1 204",  # kept as typed: `tidy` reads the count (test below)
+        "source_row_number": 2,
+    }
 
 
 def test_utf8_bom_and_header_case_are_accepted(tmp_path):
     data = "\ufeffCountry,Period,Sex,Permits issued\n".encode() + b'JAM,2023,SEX_T,"1,250"\n'
     table = read_upload(write(tmp_path, "p.csv", data), expected_columns=COLUMNS)
-    assert list(table.frame.columns) == [*COLUMNS, "source_row_number"]
-    assert parse_count(table.frame.loc[0, "permits_issued"]) == 1250
-    assert table.frame.loc[0, "source_row_number"] == 2
+    assert table.rows.column_names == [*COLUMNS, "source_row_number"]
+    assert first_row(table)["permits_issued"] == "1,250"
+    assert first_row(table)["source_row_number"] == 2
+
+
+def test_a_column_named_twice_in_the_header_is_refused_with_its_letters(tmp_path):
+    data = b"country,period,sex,permits_issued,sex\nJAM,2023,SEX_T,5,SEX_F\n"
+    message = refusal(write(tmp_path, "twice.csv", data))
+    assert "the header names 'sex' in columns C and E: keep one column of each name (row 1" in message
+
+
+def test_spaces_inside_numbers_are_read_as_thousands_separators(tmp_path):
+    """1 204 with a no-break space (Excel in French and Spanish locales) is 1204."""
+    from cmc_pipeline.lib.uploads.checking import tidy
+    from cmc_pipeline.lib.uploads.datasets import upload_dataset
+
+    spec = upload_dataset("work_permits")
+    header = ",".join(spec.file_columns)
+    data = f'{header}\nJAM,2023,SEX_T,GUY,OCU_ISCO08_2,NEW,1\u00a0204,"2,500"\n'.encode()
+    table = read_upload(write(tmp_path, "p.csv", data), expected_columns=spec.file_columns)
+    rows = tidy(table.rows, spec)
+    assert rows.column("permits_granted").to_pylist() == ["1204"]
+    assert rows.column("applications_received").to_pylist() == ["2500"]
 
 
 def test_empty_and_header_only_files_are_refused(tmp_path):
@@ -82,8 +111,8 @@ def workbook(tmp_path, name="w.xlsx", title_rows=0, rows=None, merge=None):
 def test_xlsx_header_is_found_below_merged_title_rows(tmp_path):
     table = read_upload(workbook(tmp_path, title_rows=3), expected_columns=COLUMNS)
     assert table.header_row == 4 and table.sheet == "Permits 2023"
-    assert table.frame.loc[0, "country"] == "Jamaica"
-    assert table.frame.loc[0, "source_row_number"] == 5  # the row number Excel shows
+    assert first_row(table)["country"] == "Jamaica"
+    assert first_row(table)["source_row_number"] == 5  # the row number Excel shows
 
 
 def test_merged_cells_inside_the_data_are_refused(tmp_path):
@@ -115,4 +144,4 @@ def test_footnotes_are_skipped_only_when_the_dataset_allows_it(tmp_path):
     path = write(tmp_path, "n.csv", data)
     assert "a note below the table" in refusal(path)
     table = read_upload(path, expected_columns=COLUMNS, allow_footnotes=True)
-    assert len(table.frame) == 1 and table.ignored_rows[0]["row"] == 3
+    assert table.rows.num_rows == 1 and table.ignored_rows[0]["row"] == 3

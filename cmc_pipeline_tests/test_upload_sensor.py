@@ -142,11 +142,14 @@ def test_the_job_loads_an_accepted_file_and_the_same_bytes_later_go_to_duplicate
 
     assert result.success
     assert warehouse.query("SELECT count(*) AS n FROM core.work_permits")["n"].iloc[0] == 144
-    materialized = {
-        m.asset_key.to_user_string()
+    materializations = {
+        m.asset_key.to_user_string(): m
         for m in result.asset_materializations_for_node("load_work_permits_upload")
     }
-    assert materialized == {"uploads/work_permits", "core/work_permits"}
+    assert set(materializations) == {"uploads/work_permits", "core/work_permits"}
+    # The run says where the upload's time went, step by step.
+    (steps,) = materializations["core/work_permits"].metadata["seconds_by_step"].value.values()
+    assert list(steps) == ["land", "read", "tidy", "rules", "write"]
     failed = [(e.check_name, e.description) for e in result.get_asset_check_evaluations() if not e.passed]
     assert not failed, failed
     (accepted,) = (inbox / "accepted").iterdir()

@@ -63,13 +63,7 @@ def conform_to_contract(frame: pd.DataFrame, contract: TableContract) -> pd.Data
     Writing by name from a frame that already matches the contract means a reordered or
     renamed column can never land in the wrong place silently.
     """
-    missing = [c for c in contract.column_names if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in contract.column_names]
-    if missing or extra:
-        raise WarehouseError(
-            f"rows for {contract.table} do not match its contract {contract.path.name}: "
-            f"missing columns {missing}, unexpected columns {extra}"
-        )
+    _refuse_other_columns(list(frame.columns), contract)
     out = pd.DataFrame(index=frame.index)
     for column in contract.columns:
         out[column.name] = frame[column.name].astype(PANDAS_DTYPES[column.logical_type])
@@ -77,6 +71,46 @@ def conform_to_contract(frame: pd.DataFrame, contract: TableContract) -> pd.Data
     if nulls:
         raise WarehouseError(f"rows for {contract.table} have empty values in required columns {nulls}")
     return out.reset_index(drop=True)
+
+
+def _refuse_other_columns(names: list[str], contract: TableContract) -> None:
+    missing = [c for c in contract.column_names if c not in names]
+    extra = [c for c in names if c not in contract.column_names]
+    if missing or extra:
+        raise WarehouseError(
+            f"rows for {contract.table} do not match its contract {contract.path.name}: "
+            f"missing columns {missing}, unexpected columns {extra}"
+        )
+
+
+# ODCS logical types → Arrow types, for rows written from Arrow (large national uploads).
+ARROW_TYPES = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def conform_arrow_to_contract(table: pa.Table, contract: TableContract) -> pa.Table:
+    """``conform_to_contract`` for an Arrow table: the same refusals, no pandas copy."""
+    _refuse_other_columns(table.column_names, contract)
+    columns = [_arrow_column(table.column(c.name), ARROW_TYPES[c.logical_type]) for c in contract.columns]
+    pairs = zip(contract.columns, columns, strict=True)
+    nulls = [c.name for c, cells in pairs if c.required and cells.null_count]
+    if nulls:
+        raise WarehouseError(f"rows for {contract.table} have empty values in required columns {nulls}")
+    return pa.Table.from_arrays(columns, names=contract.column_names)
+
+
+def _arrow_column(values: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    # Dictionary-encoded text (a value repeated on every row) stays encoded: DuckDB reads
+    # it as text, and decoding it would copy the value once per row.
+    if pa.types.is_dictionary(values.type) and values.type.value_type == kind:
+        return values
+    return values.cast(kind)
 
 
 class Warehouse:
@@ -149,18 +183,26 @@ class Warehouse:
         return self.replace_slices([(table, frame, slice_filter)])[0]
 
     def replace_slices(
-        self, changes: Sequence[tuple[str, pd.DataFrame, Mapping[str, Sequence[str] | Years]]]
+        self, changes: Sequence[tuple[str, pd.DataFrame | pa.Table, Mapping[str, Sequence[str] | Years]]]
     ) -> list[int]:
         """Several ``replace_slice`` calls (table, rows, slice) in one transaction: either
-        every table changes or none does (an upload's history and current rows, say)."""
+        every table changes or none does (an upload's history and current rows, say).
+
+        Rows may be a pandas DataFrame or an Arrow table; Arrow rows go into DuckDB as they
+        are (PostgreSQL takes them through pandas)."""
         prepared = []
         for table, frame, slice_filter in changes:
             contract = contract_for(table)
-            rows = conform_to_contract(frame, contract)
+            if isinstance(frame, pa.Table) and self.backend == "duckdb":
+                rows = conform_arrow_to_contract(frame, contract)
+            else:
+                if isinstance(frame, pa.Table):
+                    frame = frame.to_pandas()
+                rows = conform_to_contract(frame, contract)
             outside = [
                 column
                 for column, values in slice_filter.items()
-                if len(rows) and not _matches(rows[column], values).all()
+                if len(rows) and not _all_match(rows, column, values)
             ]
             if outside:
                 raise WarehouseError(
@@ -175,12 +217,17 @@ class Warehouse:
         return [len(rows) for _contract, rows, _where, _params in prepared]
 
     def _replace_duckdb(self, connection, prepared) -> None:
+        # Rows of a table have no order; letting DuckDB insert in parallel without keeping
+        # the order they came in makes a million-row insert about a third faster.
+        connection.execute("SET preserve_insertion_order = false")
         connection.execute("BEGIN TRANSACTION")
         try:
             for contract, rows, where, params in prepared:
                 self._ensure_table(connection, contract)
                 connection.execute(f"DELETE FROM {contract.table} {where}", params)
-                connection.register("incoming_rows", pa.Table.from_pandas(rows, preserve_index=False))
+                if isinstance(rows, pd.DataFrame):
+                    rows = pa.Table.from_pandas(rows, preserve_index=False)
+                connection.register("incoming_rows", rows)
                 connection.execute(f"INSERT INTO {contract.table} BY NAME SELECT * FROM incoming_rows")
                 connection.unregister("incoming_rows")
             connection.execute("COMMIT")
@@ -258,8 +305,18 @@ class Warehouse:
         return conform_to_contract(frame[contract.column_names], contract)
 
 
-def _matches(column: pd.Series, values: Sequence[str] | Years) -> pd.Series:
-    return values.contains(column) if isinstance(values, Years) else column.isin(list(values))
+def _all_match(rows: pd.DataFrame | pa.Table, column: str, values: Sequence[str] | Years) -> bool:
+    """Whether every row's ``column`` lies in the slice being replaced."""
+    if isinstance(rows, pa.Table):
+        import pyarrow.compute as pc
+
+        # A million rows hold a few distinct values: judge those.
+        distinct = pd.Series(pc.unique(rows.column(column)).to_pylist(), dtype="string")
+        inside = values.contains(distinct) if isinstance(values, Years) else distinct.isin(list(values))
+        return bool(inside.fillna(False).all())
+    column_values = rows[column]
+    inside = values.contains(column_values) if isinstance(values, Years) else column_values.isin(list(values))
+    return bool(inside.all())
 
 
 def _where_clause(slice_filter: Mapping[str, Sequence[str] | Years], backend: str) -> tuple[str, list]:

@@ -174,6 +174,12 @@ def _materialization(key, table, outcomes, partitions) -> dg.MaterializeResult:
     )
     if loaded and loaded[-1].report_path is not None:
         metadata["report"] = dg.MetadataValue.path(str(loaded[-1].report_path))
+    if loaded:
+        # Where each upload's time went (land, read, tidy, rules, write): a slow load shows
+        # which step to look at.
+        metadata["seconds_by_step"] = dg.MetadataValue.json(
+            {o.upload_id: {step: round(s, 3) for step, s in o.seconds.items()} for o in loaded}
+        )
     return dg.MaterializeResult(asset_key=key, metadata=metadata)
 
 

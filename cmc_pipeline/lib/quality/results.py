@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cmc_pipeline.lib.quality.rules import Rule
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class ValidationRun:
     results: list[RuleResult]
     rows_checked: int
     great_expectations_result: Path | None = None
+    # The rows in the contract's types as the rules read them, when asked for and every
+    # rule passed: what a loader writes, without converting the text a second time.
+    typed_rows: pa.Table | None = field(default=None, repr=False, compare=False)
 
     @property
     def partitions(self) -> list[str | None]:

@@ -11,14 +11,16 @@ and what is expected.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cmc_pipeline.lib import quality
-from cmc_pipeline.lib.contracts import PANDAS_DTYPES
 from cmc_pipeline.lib.reference import countries, resolve_country
 from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS, UploadDataset, upload_dataset
 from cmc_pipeline.lib.uploads.reading import UploadReadError, UploadTable, read_upload
@@ -30,6 +32,10 @@ EXAMPLES_PER_RULE = 50
 # Code lists short enough to spell out in a message; longer ones are in the template.
 SPELL_OUT_CODES = 15
 _THOUSANDS = r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"
+# Spaces people put inside numbers, the no-break ones Excel and French locales write included
+# (Arrow's regular expressions know \s as ASCII space only).
+_SPACES = "[\\s\u00a0\u202f]"
+_SEPARATORS = "[\\s,\u00a0\u202f]"
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,11 @@ class FileCheck:
     file_name: str
     sender: str | None
     table: UploadTable | None = None
-    rows: pd.DataFrame | None = None
+    rows: pa.Table | None = None  # the cells as text, tidied, with source_row_number
     validation: quality.ValidationRun | None = None
     problems: list[Problem] = field(default_factory=list)
     failing_rows: dict[str, int] = field(default_factory=dict)  # rule id → rows failing it
+    seconds: dict[str, float] = field(default_factory=dict)  # read, tidy, rules: where the time went
 
     @property
     def errors(self) -> list[Problem]:
@@ -87,20 +94,16 @@ class FileCheck:
 
     @property
     def periods(self) -> list[str]:
-        return [] if self.rows is None else sorted(self.rows["period"].dropna().unique().tolist())
+        if self.rows is None or "period" not in self.rows.column_names:
+            return []
+        return sorted(p for p in pc.unique(self.rows.column("period")).to_pylist() if p)
 
-    def typed_rows(self) -> pd.DataFrame:
-        """The file's rows in the contract's types (only for an accepted file)."""
+    def typed_rows(self) -> pa.Table:
+        """The file's rows in the contract's types (only for an accepted file), converted
+        as the contract's rules read them: "12" and "12.0" are 12, a blank cell is empty."""
         if not self.accepted:
             raise ValueError("only an accepted file's rows are typed and loaded")
-        frame = pd.DataFrame(index=self.rows.index)
-        for column in self.dataset.file_contract.columns:
-            values = self.rows[column.name]
-            if column.logical_type == "integer":
-                # Whole numbers by now (the contract's type rule passed), written as "12" or "12.0".
-                values = pd.to_numeric(values.replace("", None), errors="raise").astype("Float64")
-            frame[column.name] = values.astype(PANDAS_DTYPES[column.logical_type])
-        return frame.reset_index(drop=True)
+        return self.validation.typed_rows
 
     def summary(self) -> str:
         sender = f" for {self.sender}" if self.sender else ""
@@ -149,6 +152,7 @@ def check_file(
     spec = upload_dataset(dataset)
     name = display_name or Path(path).name
     check = FileCheck(spec, name, sender)
+    started = time.perf_counter()
     try:
         check.table = read_upload(
             path,
@@ -169,9 +173,11 @@ def check_file(
         check.failing_rows[READABLE_FILE] = len(problems)
         return check
 
-    rows = tidy(check.table.frame, spec)
+    read = time.perf_counter()
+    rows = tidy(check.table.rows, spec)
     check.rows = rows
-    run = quality.validate(rows, spec.file_contract, engine="duckdb", examples=examples)
+    tidied = time.perf_counter()
+    run = quality.validate(rows, spec.file_contract, engine="duckdb", examples=examples, keep_typed_rows=True)
     check.validation = run
     for result in run.failures():
         check.failing_rows[result.rule.id] = result.failing_rows
@@ -187,33 +193,41 @@ def check_file(
                     _expected_in_words(result.rule, offence.expected),
                 )
             )
-    if sender and "country_iso3" in rows.columns:
+    if sender and "country_iso3" in rows.column_names:
         _check_sender(check, rows, sender, examples)
+    check.seconds = {"read": read - started, "tidy": tidied - read, "rules": time.perf_counter() - tidied}
     return check
 
 
-def tidy(frame: pd.DataFrame, spec: UploadDataset) -> pd.DataFrame:
+def tidy(rows: pa.Table, spec: UploadDataset) -> pa.Table:
     """The cells as the contract writes them: ISO3 codes for country names and codes in
     other forms, counts without thousands separators. Anything not understood is left
-    as typed, for the rules to report.
-
-    Changes ``frame`` itself (a reader's fresh frame): a million-row upload is not held
-    twice in memory."""
-    rows = frame
+    as typed, for the rules to report."""
     for column in spec.code_columns:
-        if column in rows.columns:
-            values = rows[column].dropna().unique().tolist()
-            mapping = {v: _iso3(v) or v for v in values}
-            if any(k != v for k, v in mapping.items()):
-                rows[column] = rows[column].map(mapping, na_action="ignore").astype("string")
+        if column not in rows.column_names:
+            continue
+        values = rows.column(column)
+        typed = [v for v in pc.unique(values).to_pylist() if v is not None]
+        codes = [_iso3(v) or v for v in typed]
+        if codes != typed:
+            # Each distinct spelling is looked up once; the million cells are then mapped
+            # by position in that short list.
+            positions = pc.index_in(values, value_set=pa.array(typed, pa.string()))
+            rows = _replace_column(rows, column, pc.take(pa.array(codes, pa.string()), positions))
     for column in spec.count_columns:
-        if column in rows.columns:
-            values = rows[column]
-            if values.str.contains(r"[\s,\u00a0]", regex=True).any():
-                values = values.str.replace(r"[\s\u00a0]", "", regex=True)
-                grouped = values.str.fullmatch(_THOUSANDS)
-                rows[column] = values.where(~grouped.fillna(False), values.str.replace(",", "", regex=False))
+        if column not in rows.column_names:
+            continue
+        values = rows.column(column)
+        if pc.any(pc.match_substring_regex(values, _SEPARATORS)).as_py():
+            values = pc.replace_substring_regex(values, _SPACES, "")
+            grouped = pc.fill_null(pc.match_substring_regex(values, _THOUSANDS), False)
+            values = pc.if_else(grouped, pc.replace_substring(values, ",", ""), values)
+            rows = _replace_column(rows, column, values)
     return rows
+
+
+def _replace_column(rows: pa.Table, column: str, values) -> pa.Table:
+    return rows.set_column(rows.column_names.index(column), column, values)
 
 
 def _iso3(text: str) -> str | None:
@@ -235,21 +249,23 @@ def _world_country(text: str) -> str | None:
         return None
 
 
-def _check_sender(check: FileCheck, rows: pd.DataFrame, sender: str, examples: int) -> None:
+def _check_sender(check: FileCheck, rows: pa.Table, sender: str, examples: int) -> None:
     """Every row must be the sending country's: an office reports for its own country."""
-    country = rows["country_iso3"]
-    foreign = country.notna() & (country != "") & (country != sender)
-    if not foreign.any():
+    country = rows.column("country_iso3")
+    foreign = pc.fill_null(pc.and_(pc.not_equal(country, ""), pc.not_equal(country, sender)), False)
+    failing = pc.sum(pc.cast(foreign, pa.int64())).as_py() or 0
+    if not failing:
         return
     names = {c.iso3: c.name_en for c in countries()}
     expected = f"{sender} ({names.get(sender, sender)}), the country this file was sent for"
-    check.failing_rows[COUNTRY_IS_SENDER] = int(foreign.sum())
-    for _, row in rows[foreign].head(examples).iterrows():
+    check.failing_rows[COUNTRY_IS_SENDER] = failing
+    offending = rows.select(["source_row_number", "country_iso3"]).filter(foreign).slice(0, examples)
+    for row in offending.to_pylist():
         check.problems.append(
             Problem(
                 COUNTRY_IS_SENDER,
                 "error",
-                int(row["source_row_number"]),
+                row["source_row_number"],
                 "country_iso3",
                 row["country_iso3"],
                 expected,
@@ -316,7 +332,7 @@ def _other_dataset_hint(path: Path, dataset: str) -> str:
             table = read_upload(path, expected_columns=spec.file_columns, allow_footnotes=True)
         except UploadReadError:
             continue
-        share = len(set(table.frame.columns) & set(spec.file_columns)) / len(spec.file_columns)
+        share = len(set(table.rows.column_names) & set(spec.file_columns)) / len(spec.file_columns)
         if share > best_share:
             best, best_share = other, share
     if best_share < 0.75:

@@ -14,6 +14,7 @@ person sees when they open the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -22,12 +23,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MAX_XLSX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 MAX_XLSX_COMPRESSION_RATIO = 200  # real workbooks compress 5-20×; bombs by thousands
 HEADER_SEARCH_ROWS = 30
 FOOTNOTE_PREFIXES = ("source", "note", "notes", "*", "footnote", "prepared by")
+# Where the fast CSV reader looks for the header: the first lines, up to this many bytes.
+HEAD_BYTES = 1 << 20
 
 
 class UploadReadError(ValueError):
@@ -52,10 +56,15 @@ def _describe(problem: dict) -> str:
 
 @dataclass
 class UploadTable:
-    """The cells of an upload, as text, with where they came from."""
+    """The cells of an upload, as text, with where they came from.
+
+    The cells stay in Arrow from the reader to the warehouse: the contract's rules run on
+    them in DuckDB and the accepted rows are inserted from them, with no pandas copy of a
+    million-row file on the way (docs/benchmarks.md, "uploads").
+    """
 
     file_name: str
-    frame: pd.DataFrame  # text columns named as in the header, plus source_row_number
+    rows: pa.Table  # text columns named as in the header, plus source_row_number (int64)
     file_format: str  # csv or xlsx
     encoding: str | None = None
     delimiter: str | None = None
@@ -71,7 +80,7 @@ def read_upload(
     path = Path(path)
     name = display_name or path.name
     body = path.read_bytes()
-    if not body.strip():
+    if not body or body.isspace():  # isspace stops at the first character, strip would copy
         raise UploadReadError(name, [{"message": "the file is empty"}])
     if body.startswith(b"PK\x03\x04"):
         return _read_xlsx(path, name, expected_columns, allow_footnotes)
@@ -85,7 +94,8 @@ def read_upload(
 # --- CSV --------------------------------------------------------------------------------
 
 
-def _decode(body: bytes, name: str) -> tuple[str, str]:
+def _as_utf8(body: bytes, name: str) -> tuple[bytes, str]:
+    """The file's bytes in UTF-8 without a byte-order mark, and the encoding it came in."""
     if body.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel's "Unicode Text" and some database exports: readable, but not a CSV encoding
         # the region's tools agree on.
@@ -103,13 +113,15 @@ def _decode(body: bytes, name: str) -> tuple[str, str]:
             name,
             [{"message": "this is a binary file, not a CSV text file (was a workbook renamed to .csv?)"}],
         )
+    body = body.removeprefix(codecs.BOM_UTF8)
     try:
-        return body.decode("utf-8-sig"), "utf-8"
+        body.decode("utf-8")  # only to know it is UTF-8: the readers take the bytes
+        return body, "utf-8"
     except UnicodeDecodeError:
         pass
     # Excel on Windows saves "CSV" in the ANSI code page; in the Caribbean that is 1252.
     try:
-        return body.decode("cp1252"), "windows-1252"
+        return body.decode("cp1252").encode("utf-8"), "windows-1252"
     except UnicodeDecodeError as exc:
         raise UploadReadError(
             name,
@@ -122,16 +134,23 @@ def _decode(body: bytes, name: str) -> tuple[str, str]:
         ) from exc
 
 
+def _head_text(utf8: bytes) -> str:
+    """The file's first whole lines, up to ``HEAD_BYTES``: where title rows and the header are."""
+    head = utf8[:HEAD_BYTES]
+    if len(utf8) > HEAD_BYTES and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]
+    return head.decode("utf-8", errors="replace")
+
+
 def _read_csv(body: bytes, name: str, expected: list[str], allow_footnotes: bool) -> UploadTable:
-    text, encoding = _decode(body, name)
-    lines = text.splitlines()
-    first_line = next((line for line in lines if line.strip()), "")
+    utf8, encoding = _as_utf8(body, name)
+    first_line = next((line for line in _head_text(utf8).splitlines() if line.strip()), "")
     # Excel writes ";" where the decimal separator is a comma; count outside quotes is close enough.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    table = _read_csv_fast(text, name, delimiter, expected, allow_footnotes)
+    table = _read_csv_fast(utf8, name, delimiter, expected, allow_footnotes)
     if table is None:
         try:
-            rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+            rows = list(csv.reader(io.StringIO(utf8.decode("utf-8")), delimiter=delimiter, strict=True))
         except csv.Error as exc:
             raise UploadReadError(name, [{"message": f"the CSV is malformed: {exc}"}]) from exc
         table = _table_from_rows(rows, name, expected, allow_footnotes, first_row_number=1)
@@ -140,20 +159,21 @@ def _read_csv(body: bytes, name: str, expected: list[str], allow_footnotes: bool
 
 
 def _read_csv_fast(
-    text: str, name: str, delimiter: str, expected: list[str], allow_footnotes: bool
+    utf8: bytes, name: str, delimiter: str, expected: list[str], allow_footnotes: bool
 ) -> UploadTable | None:
     """The table the strict reader would return, read by Arrow's CSV parser (a million
-    rows in about a second rather than half a minute), or None for the strict reader.
+    rows in a fraction of a second rather than half a minute), or None for the strict reader.
 
     Only plain files take this path: one line per row, every row as wide as the header, no
     formula, no stray note. Anything else (a ragged row, a line break inside a cell, a
     blank line, a formula) returns None, and the strict reader reports it with its line.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
     from pyarrow import csv as arrow_csv
 
-    head = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=delimiter), HEADER_SEARCH_ROWS))
+    head_text = _head_text(utf8)
+    if "\r" in head_text.replace("\r\n", ""):
+        return None  # lines ended by a bare CR: the byte offsets below count LF
+    head = list(itertools.islice(csv.reader(io.StringIO(head_text), delimiter=delimiter), HEADER_SEARCH_ROWS))
     try:
         header_index, header = _find_header(head, name, expected)
     except UploadReadError:
@@ -162,14 +182,14 @@ def _read_csv_fast(
         return None  # a line break inside a title or header cell: lines and rows differ
     start = 0
     for _ in range(header_index + 1):
-        start = text.find("\n", start) + 1
+        start = utf8.find(b"\n", start) + 1
         if start == 0:
             return None  # header only, no line after it
     width = len(head[header_index])
     names = [f"c{i}" for i in range(width)]
     try:
         arrow_table = arrow_csv.read_csv(
-            io.BytesIO(text[start:].encode("utf-8")),
+            pa.BufferReader(pa.py_buffer(utf8).slice(start)),
             read_options=arrow_csv.ReadOptions(column_names=names, block_size=16 << 20),
             parse_options=arrow_csv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False
@@ -183,6 +203,7 @@ def _read_csv_fast(
     if arrow_table.num_rows == 0:
         return None
     cells = [pc.utf8_trim_whitespace(arrow_table.column(i)) for i in range(width)]
+    del arrow_table
     # Trailing header cells left empty: the strict reader drops them, and refuses a row
     # with a value under them.
     for extra in cells[len(header) :]:
@@ -201,7 +222,8 @@ def _read_csv_fast(
         pc.and_(pc.equal(filled_count, 1), pc.not_equal(pc.utf8_length(cells[0]), 0)),
         _starts_with_any(first, FOOTNOTE_PREFIXES),
     )
-    line_numbers = pa.array(range(header_index + 2, header_index + 2 + arrow_table.num_rows), pa.int64())
+    row_count = len(cells[0])
+    line_numbers = pa.array(range(header_index + 2, header_index + 2 + row_count), pa.int64())
     ignored: list[dict] = []
     if pc.any(note).as_py():
         if not allow_footnotes:
@@ -211,21 +233,19 @@ def _read_csv_fast(
                 {"row": header_index + 2 + index, "value": cells[0][index].as_py(), "reason": "footnote"}
             )
     keep = pc.and_(pc.invert(note), pc.not_equal(filled_count, 0))
-    if not pc.any(keep).as_py():
+    kept_count = pc.sum(pc.cast(keep, pa.int64())).as_py() or 0
+    if kept_count == 0:
         return None
-    kept = pa.table(
-        [pc.filter(c, keep) for c in cells] + [pc.filter(line_numbers, keep)],
-        names=[*header, "source_row_number"],
-    )
-    frame = kept.to_pandas(types_mapper={pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype()}.get)
+    columns = [*cells, line_numbers]
+    if kept_count < row_count:
+        columns = [pc.filter(c, keep) for c in columns]
+    rows = pa.Table.from_arrays(columns, names=[*header, "source_row_number"])
     return UploadTable(
-        file_name=name, frame=frame, file_format="", header_row=header_index + 1, ignored_rows=ignored
+        file_name=name, rows=rows, file_format="", header_row=header_index + 1, ignored_rows=ignored
     )
 
 
 def _starts_with_any(column, prefixes):
-    import pyarrow.compute as pc
-
     found = pc.starts_with(column, prefixes[0])
     for prefix in prefixes[1:]:
         found = pc.or_(found, pc.starts_with(column, prefix))
@@ -337,7 +357,32 @@ def _find_header(rows: list[list[str]], name: str, expected: list[str]) -> tuple
     header = [wanted.get(_normalise(cell), cell.strip()) for cell in rows[header_index]]
     while header and not header[-1]:
         header.pop()  # trailing empty header cells (a trailing separator, a formatted column)
+    repeated = [
+        {
+            "row": header_index + 1,
+            "column": column,
+            "message": (
+                f"the header names {column!r} in columns {_positions(header, column)}: "
+                "keep one column of each name"
+                if column
+                else f"columns {_positions(header, column)} of the header have no name: "
+                "name them as in the template or delete them"
+            ),
+        }
+        for column in dict.fromkeys(header)
+        if header.count(column) > 1
+    ]
+    if repeated:
+        raise UploadReadError(name, repeated)
     return header_index, header
+
+
+def _positions(header: list[str], column: str) -> str:
+    """Where ``column`` is in ``header``, as spreadsheet letters a data officer can find."""
+    from openpyxl.utils import get_column_letter
+
+    places = [get_column_letter(i + 1) for i, c in enumerate(header) if c == column]
+    return ", ".join(places[:-1]) + " and " + places[-1]
 
 
 def _table_from_rows(
@@ -385,23 +430,15 @@ def _table_from_rows(
         raise UploadReadError(name, problems)
     if not body:
         raise UploadReadError(name, [{"message": "the file has a header but no data rows"}])
-    frame = pd.DataFrame(body, columns=header, dtype="string")
-    frame["source_row_number"] = pd.array(numbers, dtype="Int64")
+    columns = [pa.array(values, pa.string()) for values in zip(*body, strict=True)]
+    rows = pa.Table.from_arrays(
+        [*columns, pa.array(numbers, pa.int64())], names=[*header, "source_row_number"]
+    )
     return UploadTable(
-        file_name=name, frame=frame, file_format="", header_row=header_index + 1, ignored_rows=ignored
+        file_name=name, rows=rows, file_format="", header_row=header_index + 1, ignored_rows=ignored
     )
 
 
 def _is_footnote(cells: list[str]) -> bool:
     filled = [c for c in cells if c]
     return len(filled) == 1 and bool(cells[0]) and cells[0].lower().startswith(FOOTNOTE_PREFIXES)
-
-
-def parse_count(text: str) -> float | None:
-    """A number as people type it: '1,234', '1 234', '1234.0'; '' is missing."""
-    cleaned = str(text).strip().replace("\u00a0", "").replace(" ", "")
-    if cleaned == "":
-        return None
-    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", cleaned):
-        cleaned = cleaned.replace(",", "")
-    return float(cleaned)
