@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -213,31 +214,32 @@ def _read_csv_fast(
     for column in cells:
         if pc.any(pc.or_(pc.starts_with(column, "="), pc.starts_with(column, "@"))).as_py():
             return None
-    filled = [pc.cast(pc.not_equal(pc.utf8_length(c), 0), pa.int8()) for c in cells]
-    filled_count = filled[0]
-    for flag in filled[1:]:
-        filled_count = pc.add(filled_count, flag)
-    first = pc.utf8_lower(cells[0])
-    note = pc.and_(
-        pc.and_(pc.equal(filled_count, 1), pc.not_equal(pc.utf8_length(cells[0]), 0)),
-        _starts_with_any(first, FOOTNOTE_PREFIXES),
-    )
     row_count = len(cells[0])
-    line_numbers = pa.array(range(header_index + 2, header_index + 2 + row_count), pa.int64())
-    ignored: list[dict] = []
-    if pc.any(note).as_py():
-        if not allow_footnotes:
-            return None
-        for index in pc.indices_nonzero(note).to_pylist():
-            ignored.append(
-                {"row": header_index + 2 + index, "value": cells[0][index].as_py(), "reason": "footnote"}
-            )
-    keep = pc.and_(pc.invert(note), pc.not_equal(filled_count, 0))
-    kept_count = pc.sum(pc.cast(keep, pa.int64())).as_py() or 0
-    if kept_count == 0:
-        return None
+    first_number = header_index + 2  # the line of the first row under the header
+    line_numbers = pa.array(np.arange(first_number, first_number + row_count, dtype=np.int64))
+    first_filled = pc.not_equal(pc.utf8_length(cells[0]), 0)
+    first_like_note = _starts_with_any(pc.utf8_lower(cells[0]), FOOTNOTE_PREFIXES)
     columns = [*cells, line_numbers]
-    if kept_count < row_count:
+    ignored: list[dict] = []
+    # Blank rows and notes both show in the first column: a row whose first cell is filled
+    # is not blank, and only a first cell that starts like a note can be one. Most files
+    # have neither, and then no row needs its filled cells counted.
+    if not (pc.all(first_filled).as_py() and not pc.any(first_like_note).as_py()):
+        filled = [pc.cast(pc.not_equal(pc.utf8_length(c), 0), pa.int8()) for c in cells]
+        filled_count = filled[0]
+        for flag in filled[1:]:
+            filled_count = pc.add(filled_count, flag)
+        note = pc.and_(pc.and_(pc.equal(filled_count, 1), first_filled), first_like_note)
+        if pc.any(note).as_py():
+            if not allow_footnotes:
+                return None
+            for index in pc.indices_nonzero(note).to_pylist():
+                ignored.append(
+                    {"row": first_number + index, "value": cells[0][index].as_py(), "reason": "footnote"}
+                )
+        keep = pc.and_(pc.invert(note), pc.not_equal(filled_count, 0))
+        if not pc.any(keep).as_py():
+            return None
         columns = [pc.filter(c, keep) for c in columns]
     rows = pa.Table.from_arrays(columns, names=[*header, "source_row_number"])
     return UploadTable(
