@@ -1,9 +1,9 @@
 """Validate rows against their contract: every rule, per partition, with offending rows.
 
 The rows are checked in an in-memory DuckDB over the DataFrame or Arrow table (no copy
-into a database file): simple row rules are counted together in one scan, rules that compare rows with
-each other (uniqueness, SQL rules) run as their own queries, and examples of offending
-rows are fetched only for rules that failed. Rows may arrive as text (a file as read):
+into a database file): simple row rules are counted together in one scan, rules that
+compare rows with each other (uniqueness, SQL rules) run as their own queries, and
+examples of offending rows are fetched only for rules that failed. Rows may arrive as text (a file as read):
 each value is first tested against its column's type, then checked in that type.
 
 Great Expectations runs the row-level rules it expresses (see :mod:`.gx_suite`)
@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -86,11 +87,11 @@ def validate(
     """Check ``data`` against every rule of ``contract``.
 
     ``data`` is one frame or several parts (e.g. one per file or response), pandas
-    DataFrames or Arrow tables (a large file stays in Arrow, read by DuckDB in place): columns are
-    compared with the contract part by part, so one file missing a column blocks the
-    partitions it covers and no others. ``partition_column`` (e.g. ``country_iso3``)
-    splits every result by partition; ``partitions`` lists the ones expected even if they
-    have no rows. ``row_number_column`` carries each row's line in its source file.
+    DataFrames or Arrow tables (a large file stays in Arrow, read by DuckDB in place):
+    columns are compared with the contract part by part, so one file missing a column
+    blocks the partitions it covers and no others. ``partition_column`` (e.g.
+    ``country_iso3``) splits every result by partition; ``partitions`` lists the ones
+    expected even if they have no rows. ``row_number_column`` carries each row's line in its source file.
     ``previous`` is the table's current rows for the same slice (for SQL rules naming
     ``{previous}``) and ``tables`` reads a warehouse table for rules that name one.
     With ``keep_typed_rows``, a batch that passes every error rule comes back with its
@@ -301,7 +302,7 @@ def _combine_arrow(parts, columns, partition_column, row_number_column) -> pa.Ta
     if row_number_column in table.column_names:
         row = pc.cast(table.column(row_number_column), pa.int64())
     else:
-        row = pa.array(range(1, table.num_rows + 1), pa.int64())
+        row = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
     if partition_column:
         part = pc.cast(table.column(partition_column), pa.string())
     else:
