@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cmc_pipeline.lib.contracts import PANDAS_DTYPES, TableContract, contract_for
 
@@ -308,15 +309,12 @@ class Warehouse:
 def _all_match(rows: pd.DataFrame | pa.Table, column: str, values: Sequence[str] | Years) -> bool:
     """Whether every row's ``column`` lies in the slice being replaced."""
     if isinstance(rows, pa.Table):
-        import pyarrow.compute as pc
-
         # A million rows hold a few distinct values: judge those.
-        distinct = pd.Series(pc.unique(rows.column(column)).to_pylist(), dtype="string")
-        inside = values.contains(distinct) if isinstance(values, Years) else distinct.isin(list(values))
-        return bool(inside.fillna(False).all())
-    column_values = rows[column]
-    inside = values.contains(column_values) if isinstance(values, Years) else column_values.isin(list(values))
-    return bool(inside.all())
+        cells = pd.Series(pc.unique(rows.column(column)).to_pylist(), dtype="string")
+    else:
+        cells = rows[column]
+    inside = values.contains(cells) if isinstance(values, Years) else cells.isin(list(values))
+    return bool(inside.fillna(False).all())
 
 
 def _where_clause(slice_filter: Mapping[str, Sequence[str] | Years], backend: str) -> tuple[str, list]:
