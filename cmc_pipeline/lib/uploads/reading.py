@@ -224,7 +224,8 @@ def _read_csv_fast(
     # Blank rows and notes both show in the first column: a row whose first cell is filled
     # is not blank, and only a first cell that starts like a note can be one. Most files
     # have neither, and then no row needs its filled cells counted.
-    if not (pc.all(first_filled).as_py() and not pc.any(first_like_note).as_py()):
+    plain = pc.all(first_filled).as_py() and not pc.any(first_like_note).as_py()
+    if not plain:
         filled = [pc.cast(pc.not_equal(pc.utf8_length(c), 0), pa.int8()) for c in cells]
         filled_count = filled[0]
         for flag in filled[1:]:
