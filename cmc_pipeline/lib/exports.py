@@ -32,30 +32,11 @@ from cmc_pipeline.lib.sharing import (
     suppress_small_counts,
 )
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
+from cmc_pipeline.lib.sources.ilostat import SDMX_CSV_KEY_COLUMNS, SDMX_CSV_OBSERVATION_COLUMNS
 from cmc_pipeline.lib.warehouse import Warehouse
 
 FORMATS = ("parquet", "csv", "xlsx", "sdmx-csv")
-SDMX_HEADER = [
-    "DATAFLOW",
-    "REF_AREA",
-    "FREQ",
-    "MEASURE",
-    "SEX",
-    "AGE",
-    "TIME_PERIOD",
-    "OBS_VALUE",
-    "OBS_STATUS",
-    "UNIT_MEASURE_TYPE",
-    "UNIT_MEASURE",
-    "UNIT_MULT",
-    "SOURCE",
-    "NOTE_SOURCE",
-    "NOTE_INDICATOR",
-    "NOTE_CLASSIF",
-    "DECIMALS",
-    "UPPER_BOUND",
-    "LOWER_BOUND",
-]
+SDMX_HEADER = [*SDMX_CSV_KEY_COLUMNS, "SEX", "AGE", *SDMX_CSV_OBSERVATION_COLUMNS]
 
 
 @dataclass

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import yaml
 
+from cmc_pipeline.lib.sources import ilostat
+
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 REFERENCE_DIR = SNAPSHOT_DIR.parent / "reference"
 WORLDBANK_BULK_DIR = SNAPSHOT_DIR / "worldbank_bulk_2022"
@@ -412,22 +414,6 @@ def bulk_csv_text(indicator_id: str, cells: dict[tuple[str, int], LabourCell]) -
 # see the gaps. Outflow, return and diaspora series are sparser still.
 
 SDMX_VERSION = "1.0"
-SDMX_HEADER_BEFORE = ["DATAFLOW", "REF_AREA", "FREQ", "MEASURE"]
-SDMX_HEADER_AFTER = [
-    "TIME_PERIOD",
-    "OBS_VALUE",
-    "OBS_STATUS",
-    "UNIT_MEASURE_TYPE",
-    "UNIT_MEASURE",
-    "UNIT_MULT",
-    "SOURCE",
-    "NOTE_SOURCE",
-    "NOTE_INDICATOR",
-    "NOTE_CLASSIF",
-    "DECIMALS",
-    "UPPER_BOUND",
-    "LOWER_BOUND",
-]
 CENSUS = "Population and Housing Census"
 ADMINISTRATIVE = "Administrative records and related sources"
 OFFICIAL_ESTIMATE = "Official estimate"
@@ -748,7 +734,7 @@ def sdmx_csv_text(indicator: dict, rows: list[SdmxRow]) -> str:
     dataflow = f"ILO:{indicator['sdmx_dataflow']}({SDMX_VERSION})"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*SDMX_HEADER_BEFORE, *breakdowns, *SDMX_HEADER_AFTER])
+    writer.writerow([*ilostat.SDMX_CSV_KEY_COLUMNS, *breakdowns, *ilostat.SDMX_CSV_OBSERVATION_COLUMNS])
     ordered = sorted(rows, key=lambda r: (r.iso3, [code_sort_key(c) for c in r.codes], r.year))
     for row in ordered:
         writer.writerow(

@@ -91,6 +91,24 @@ _OPTIONAL_COLUMNS = [
     "note_indicator",
     "note_source",
 ]
+# ILOSTAT's SDMX-CSV columns: the series key, then (after one column per breakdown, such
+# as SEX and AGE) the observation and its attributes. Read here, written by `cmc export`.
+SDMX_CSV_KEY_COLUMNS = ["DATAFLOW", "REF_AREA", "FREQ", "MEASURE"]
+SDMX_CSV_OBSERVATION_COLUMNS = [
+    "TIME_PERIOD",
+    "OBS_VALUE",
+    "OBS_STATUS",
+    "UNIT_MEASURE_TYPE",
+    "UNIT_MEASURE",
+    "UNIT_MULT",
+    "SOURCE",
+    "NOTE_SOURCE",
+    "NOTE_INDICATOR",
+    "NOTE_CLASSIF",
+    "DECIMALS",
+    "UPPER_BOUND",
+    "LOWER_BOUND",
+]
 # SDMX-CSV columns that identify the format; the others the staging contract wants (SEX,
 # OBS_VALUE …) are judged by its check, per country, like the bulk CSV's.
 _SDMX_SIGNATURE = ["REF_AREA", "MEASURE", "TIME_PERIOD"]
