@@ -23,6 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from cmc_pipeline.lib import core_tables
+from cmc_pipeline.sources.ilostat import load as ilostat_load
+from cmc_pipeline.sources.worldbank import load as worldbank_load
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import machine_line, markdown_table, write_section
@@ -56,20 +60,19 @@ def plain_script_seconds() -> float:
     """The same fetch/parse/harmonise/write steps, no Dagster."""
     os.environ.update(fresh_env())
     from cmc_pipeline import settings
-    from cmc_pipeline.lib import open_data
     from cmc_pipeline.lib.reference import cmc_iso3_codes
-    from cmc_pipeline.lib.sources.ilostat import IlostatClient
-    from cmc_pipeline.lib.sources.worldbank import WorldBankClient
     from cmc_pipeline.lib.warehouse import Warehouse
+    from cmc_pipeline.sources.ilostat.client import IlostatClient
+    from cmc_pipeline.sources.worldbank.client import WorldBankClient
 
     start = time.perf_counter()
     warehouse = Warehouse(settings.warehouse_url())
     countries = cmc_iso3_codes()
-    open_data.build_dim_country(warehouse)
-    open_data.build_dim_indicator(warehouse)
-    open_data.load_ilostat(IlostatClient(mode="snapshot"), warehouse, settings.raw_dir(), countries)
-    open_data.load_worldbank(WorldBankClient(mode="snapshot"), warehouse, settings.raw_dir(), countries)
-    open_data.build_fact_observations(warehouse, countries)
+    core_tables.build_dim_country(warehouse)
+    core_tables.build_dim_indicator(warehouse)
+    ilostat_load.load_ilostat(IlostatClient(mode="snapshot"), warehouse, settings.raw_dir(), countries)
+    worldbank_load.load_worldbank(WorldBankClient(mode="snapshot"), warehouse, settings.raw_dir(), countries)
+    core_tables.build_fact_observations(warehouse, countries)
     return time.perf_counter() - start
 
 

@@ -20,6 +20,10 @@ import time
 import uuid
 from pathlib import Path
 
+from cmc_pipeline.lib import core_tables
+from cmc_pipeline.sources.ilostat import load as ilostat_load
+from cmc_pipeline.sources.worldbank import load as worldbank_load
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import machine_line, markdown_table, write_section
@@ -29,17 +33,16 @@ REPEATS = 3
 
 
 def build_core(warehouse, raw_dir: Path) -> None:
-    from cmc_pipeline.lib import open_data
     from cmc_pipeline.lib.reference import cmc_iso3_codes
-    from cmc_pipeline.lib.sources.ilostat import IlostatClient
-    from cmc_pipeline.lib.sources.worldbank import WorldBankClient
+    from cmc_pipeline.sources.ilostat.client import IlostatClient
+    from cmc_pipeline.sources.worldbank.client import WorldBankClient
 
     countries = cmc_iso3_codes()
-    open_data.build_dim_country(warehouse)
-    open_data.build_dim_indicator(warehouse)
-    open_data.load_ilostat(IlostatClient(mode="snapshot"), warehouse, raw_dir, countries)
-    open_data.load_worldbank(WorldBankClient(mode="snapshot"), warehouse, raw_dir, countries)
-    open_data.build_fact_observations(warehouse, countries)
+    core_tables.build_dim_country(warehouse)
+    core_tables.build_dim_indicator(warehouse)
+    ilostat_load.load_ilostat(IlostatClient(mode="snapshot"), warehouse, raw_dir, countries)
+    worldbank_load.load_worldbank(WorldBankClient(mode="snapshot"), warehouse, raw_dir, countries)
+    core_tables.build_fact_observations(warehouse, countries)
 
 
 def scale_facts(warehouse, factor: int) -> None:

@@ -154,9 +154,9 @@ def import_group() -> None:
 
 def _import_file(kind: str, path: Path) -> None:
     prepare_dagster_home()
-    from cmc_pipeline.lib.harmonise import HarmonisationError
     from cmc_pipeline.lib.http import SourceError
     from cmc_pipeline.orchestration import import_download
+    from cmc_pipeline.steps.facts import HarmonisationError
 
     try:
         report, fact_report = import_download(kind, path)
@@ -257,10 +257,10 @@ def import_governance_needs(file: Path) -> None:
 
 def _import_migration_file(kind: str, path: Path) -> None:
     prepare_dagster_home()
-    from cmc_pipeline.lib.governance_needs import GovernanceWorkbookError
-    from cmc_pipeline.lib.harmonise import HarmonisationError
     from cmc_pipeline.lib.http import SourceError
     from cmc_pipeline.orchestration import import_migration_file
+    from cmc_pipeline.sources.governance_needs.workbook import GovernanceWorkbookError
+    from cmc_pipeline.steps.facts import HarmonisationError
 
     try:
         reports = import_migration_file(kind, path)

@@ -10,11 +10,14 @@ the broker in ``CMC_CELERY_BROKER``; see docs/operations.md.
 
 from __future__ import annotations
 
+import importlib
+
 import dagster as dg
 
 from cmc_pipeline import settings
 from cmc_pipeline.defs.resources import default_resources
 from cmc_pipeline.settings import PROJECT_DIR
+from cmc_pipeline.sources import SOURCE_NAMES
 
 
 def executor() -> dg.ExecutorDefinition:
@@ -39,7 +42,12 @@ def executor() -> dg.ExecutorDefinition:
 def defs() -> dg.Definitions:
     # Reads [tool.dg.project] in pyproject.toml: every module under cmc_pipeline/defs.
     loaded = dg.load_from_defs_folder(path_within_project=PROJECT_DIR)
+    # Each source's assets live in its own folder (cmc_pipeline/sources/<name>/assets.py).
+    source_assets = dg.load_definitions_from_modules(
+        [importlib.import_module(f"cmc_pipeline.sources.{name}.assets") for name in SOURCE_NAMES]
+    )
     return dg.Definitions.merge(
         loaded,
+        source_assets,
         dg.Definitions(resources=default_resources(), executor=executor()),
     )

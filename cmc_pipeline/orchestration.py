@@ -13,12 +13,12 @@ from pathlib import Path
 import dagster as dg
 
 from cmc_pipeline import settings
-from cmc_pipeline.lib import open_data
-from cmc_pipeline.lib.open_data import LoadReport
+from cmc_pipeline.lib import core_tables
 from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.lib.report import default_output_path as default_report_path
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
 from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.steps.load_report import LoadReport
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
@@ -123,8 +123,8 @@ def ensure_reference_tables(warehouse: Warehouse) -> None:
     """Facts are checked against the country and indicator dimensions, so an import into a
     warehouse that was never built first writes them from the reference files."""
     for table, build in (
-        ("core.dim_country", open_data.build_dim_country),
-        ("core.dim_indicator", open_data.build_dim_indicator),
+        ("core.dim_country", core_tables.build_dim_country),
+        ("core.dim_indicator", core_tables.build_dim_indicator),
     ):
         if (
             not warehouse.table_exists(table)
@@ -138,9 +138,12 @@ def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
     materialisations in the Dagster instance so the UI's asset history shows them."""
     warehouse = Warehouse(settings.warehouse_url())
     ensure_reference_tables(warehouse)
-    importer = {"ilostat": open_data.import_ilostat_file, "worldbank": open_data.import_worldbank_file}[kind]
+    from cmc_pipeline.sources.ilostat.load import import_ilostat_file
+    from cmc_pipeline.sources.worldbank.load import import_worldbank_file
+
+    importer = {"ilostat": import_ilostat_file, "worldbank": import_worldbank_file}[kind]
     report = importer(path, warehouse, settings.raw_dir(), uploader=f"cmc import {kind}")
-    fact_report = open_data.build_fact_observations(warehouse, report.countries)
+    fact_report = core_tables.build_fact_observations(warehouse, report.countries)
     _record_imports([report, fact_report], kind, path)
     return report, fact_report
 
@@ -148,18 +151,19 @@ def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
 def import_migration_file(kind: str, path: Path) -> list[LoadReport]:
     """Load a UN DESA workbook (then rebuild corridors and its countries' facts) or a
     governance-needs workbook, and record the materialisations for the UI."""
-    from cmc_pipeline.lib import governance_needs, migration_data
+    from cmc_pipeline.sources.governance_needs import workbook as governance_needs
+    from cmc_pipeline.sources.undesa import load as undesa_load
 
     warehouse = Warehouse(settings.warehouse_url())
     ensure_reference_tables(warehouse)
     uploader = f"cmc import {kind}"
     if kind == "undesa":
-        report = migration_data.import_undesa_file(path, warehouse, settings.raw_dir(), uploader=uploader)
+        report = undesa_load.import_undesa_file(path, warehouse, settings.raw_dir(), uploader=uploader)
         cmc = [c for c in cmc_iso3_codes() if c in report.countries]
         reports = [
             report,
-            migration_data.build_migration_corridors(warehouse),
-            open_data.build_fact_observations(warehouse, cmc),
+            undesa_load.build_migration_corridors(warehouse),
+            core_tables.build_fact_observations(warehouse, cmc),
         ]
     elif kind == "governance_needs":
         body = Path(path).read_bytes()

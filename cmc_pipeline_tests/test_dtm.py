@@ -11,11 +11,12 @@ import pytest
 import responses
 
 from cmc_pipeline import settings
-from cmc_pipeline.defs.iom.assets import displacement, dtm_displacement
 from cmc_pipeline.defs.resources import DtmResource, RawStoreResource, WarehouseResource
-from cmc_pipeline.lib import migration_data
+from cmc_pipeline.lib import core_tables
 from cmc_pipeline.lib.http import HttpSettings, SourceError
-from cmc_pipeline.lib.sources import dtm
+from cmc_pipeline.sources.dtm import client as dtm
+from cmc_pipeline.sources.dtm import load as dtm_load
+from cmc_pipeline.sources.dtm.assets import displacement, dtm_displacement
 
 BASE = "https://dtm.test/v3"
 SECRET = "k3y-that-must-never-be-printed-0123456789"
@@ -63,8 +64,8 @@ def test_figures_are_staged_and_harmonised_as_restricted_rows(warehouse, data_di
     serve("HTI", envelope([record("HTI", "Haiti IDP", "2024-06-01", 7, 578000)]))
     serve("JAM", envelope([]))
 
-    report = migration_data.load_dtm(client(), warehouse, data_dir / "raw", ["BHS", "HTI", "JAM"])
-    migration_data.build_displacement(warehouse)
+    report = dtm_load.load_dtm(client(), warehouse, data_dir / "raw", ["BHS", "HTI", "JAM"])
+    dtm_load.build_displacement(warehouse)
 
     assert report.countries == ["BHS", "HTI"] and report.countries_without_rows == ["JAM"]
     assert responses.calls[0].request.headers[dtm.KEY_HEADER] == SECRET
@@ -88,7 +89,7 @@ def test_is_success_false_is_an_error_quoting_the_api_messages(warehouse, data_d
         "HTI", envelope([], success=False, errors=["Invalid Admin0Pcode", "No operation found"], status=400)
     )
     with pytest.raises(SourceError) as error:
-        migration_data.load_dtm(client(), warehouse, data_dir / "raw", ["HTI"])
+        dtm_load.load_dtm(client(), warehouse, data_dir / "raw", ["HTI"])
     message = str(error.value)
     assert "isSuccess=false" in message and "Invalid Admin0Pcode; No operation found" in message
     assert not warehouse.table_exists("staging.dtm_displacement")
@@ -103,7 +104,7 @@ def test_a_refused_key_is_explained_without_ever_showing_the_key(warehouse, data
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(dtm.DtmKeyError) as error:
-        migration_data.load_dtm(client(), warehouse, data_dir / "raw", ["HTI"])
+        dtm_load.load_dtm(client(), warehouse, data_dir / "raw", ["HTI"])
 
     message = str(error.value)
     assert "HTTP 401" in message and "DTM_API_KEY" in message and "<hidden>" in message
@@ -171,13 +172,13 @@ def test_with_a_key_the_assets_materialise_and_no_event_mentions_the_key(data_di
 
 @responses.activate
 def test_displacement_mart_is_readable_but_never_exported(warehouse, data_dir):
-    from cmc_pipeline.lib import marts, open_data
+    from cmc_pipeline.lib import marts
     from cmc_pipeline.lib.exports import export_marts
 
     serve("HTI", envelope([record("HTI", "Haiti IDP", "2024-06-01", 7, 578000)]))
-    migration_data.load_dtm(client(), warehouse, data_dir / "raw", ["HTI"])
-    migration_data.build_displacement(warehouse)
-    open_data.build_dim_country(warehouse)
+    dtm_load.load_dtm(client(), warehouse, data_dir / "raw", ["HTI"])
+    dtm_load.build_displacement(warehouse)
+    core_tables.build_dim_country(warehouse)
     assert marts.build_displacement(warehouse).rows_written == 1
     marked = warehouse.query("SELECT dissemination_level, licence FROM marts.displacement").iloc[0]
     assert marked.dissemination_level == "restricted" and "no redistribution" in marked.licence

@@ -17,8 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from cmc_pipeline.lib.reference import ilostat_indicators, migration_indicators, worldbank_indicators
+from cmc_pipeline.lib import core_tables
+from cmc_pipeline.lib.reference import migration_indicators
 from cmc_pipeline.lib.warehouse import Warehouse, WarehouseLockedError
+from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
+from cmc_pipeline.sources.worldbank import load as worldbank_load
+from cmc_pipeline.sources.worldbank.catalogue import worldbank_indicators
 
 SLICE = ["JAM", "TTO"]
 TABLE = "staging.worldbank_observations"
@@ -226,8 +230,8 @@ def test_a_full_disk_during_a_source_load_leaves_the_warehouse_as_it_was(
 ):
     """The disk fills on the third response of a World Bank load: the load fails with the
     system's own words, the warehouse keeps its rows, and every raw file present is whole."""
-    from cmc_pipeline.lib import open_data, raw_store
-    from cmc_pipeline.lib.sources.worldbank import WorldBankClient
+    from cmc_pipeline.lib import raw_store
+    from cmc_pipeline.sources.worldbank.client import WorldBankClient
 
     raw = tmp_path / "raw"
     before = slice_state(warehouse_copy)
@@ -242,7 +246,7 @@ def test_a_full_disk_during_a_source_load_leaves_the_warehouse_as_it_was(
 
     monkeypatch.setattr(raw_store, "write_atomically", write_until_full)
     with pytest.raises(OSError, match="No space left on device"):
-        open_data.load_worldbank(WorldBankClient(), warehouse_copy, raw, SLICE)
+        worldbank_load.load_worldbank(WorldBankClient(), warehouse_copy, raw, SLICE)
 
     assert slice_state(warehouse_copy) == before
     data_files = [p for p in files_under(raw) if not p.name.endswith(".provenance.json")]
@@ -262,8 +266,6 @@ def first_writes_at_once(warehouse: Warehouse) -> list[int]:
     """Four steps building the dimensions of an empty warehouse, released together."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cmc_pipeline.lib import open_data
-
     start = threading.Barrier(4)
 
     def build(step):
@@ -271,7 +273,7 @@ def first_writes_at_once(warehouse: Warehouse) -> list[int]:
         return step(warehouse).rows_written
 
     with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(build, [open_data.build_dim_country, open_data.build_dim_indicator] * 2))
+        return list(pool.map(build, [core_tables.build_dim_country, core_tables.build_dim_indicator] * 2))
 
 
 @pytest.mark.postgres

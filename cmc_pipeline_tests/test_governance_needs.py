@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from cmc_pipeline.cli import main
-from cmc_pipeline.lib import governance_needs as needs
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.sources.governance_needs import workbook as needs
 
 DOMAINS = [
     "Migrants' rights",

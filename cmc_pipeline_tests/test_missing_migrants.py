@@ -7,10 +7,10 @@ import json
 import pytest
 import responses
 
-from cmc_pipeline.lib import migration_data
-from cmc_pipeline.lib.harmonise import HarmonisationError
 from cmc_pipeline.lib.http import HttpSettings, SourceFormatError
-from cmc_pipeline.lib.sources import missing_migrants
+from cmc_pipeline.sources.missing_migrants import client as missing_migrants
+from cmc_pipeline.sources.missing_migrants import load as missing_migrants_load
+from cmc_pipeline.steps.facts import HarmonisationError
 
 BASE = "https://mmp.test/global-figures"
 
@@ -53,8 +53,8 @@ def test_caribbean_incidents_are_staged_and_other_regions_left_out(warehouse, da
     serve(2021, [incident("2021.1"), incident("2021.2", **{"Region of Incident": "Mediterranean"})])
     serve(2022, [incident("2022.1", **{"Country of Incident": "", "Migration Route": ""})])
 
-    report = migration_data.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
-    incidents = migration_data.build_migrant_incidents(warehouse)
+    report = missing_migrants_load.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
+    incidents = missing_migrants_load.build_migrant_incidents(warehouse)
 
     assert report.rows_written == 2
     assert report.skipped == {"incidents outside the Caribbean region": 1}
@@ -71,7 +71,7 @@ def test_a_year_with_an_empty_list_loads_and_is_named_in_the_report(warehouse, d
     serve(2021, [incident("2021.1")])
     serve(2022, [])
 
-    report = migration_data.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
+    report = missing_migrants_load.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
 
     assert report.rows_written == 1
     assert report.skipped == {"years with an empty incident list (2022)": 1}
@@ -81,7 +81,7 @@ def test_a_year_with_an_empty_list_loads_and_is_named_in_the_report(warehouse, d
 @responses.activate
 def test_a_record_missing_a_field_is_refused_naming_year_record_incident_and_field(warehouse, data_dir):
     serve(2021, [incident("2021.1")])
-    migration_data.load_missing_migrants(
+    missing_migrants_load.load_missing_migrants(
         missing_migrants.MissingMigrantsClient(mode="live", first_year=2021, last_year=2021, base_url=BASE),
         warehouse,
         data_dir / "raw",
@@ -93,7 +93,7 @@ def test_a_record_missing_a_field_is_refused_naming_year_record_incident_and_fie
     serve(2022, [incident("2022.1"), broken])
 
     with pytest.raises(SourceFormatError) as error:
-        migration_data.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
+        missing_migrants_load.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
 
     message = str(error.value)
     assert f"{BASE}/2022/json" in message and "record 2" in message and "incident 2022.7" in message
@@ -143,10 +143,10 @@ def test_older_field_names_are_read_too():
 def test_an_unknown_cause_stops_the_core_table_and_names_the_value(warehouse, data_dir):
     serve(2021, [incident("2021.1"), incident("2021.2", **{"Cause of Death": "Shark attack"})])
     serve(2022, [])
-    migration_data.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
+    missing_migrants_load.load_missing_migrants(live_client(), warehouse, data_dir / "raw")
 
     with pytest.raises(HarmonisationError) as error:
-        migration_data.build_migrant_incidents(warehouse)
+        missing_migrants_load.build_migrant_incidents(warehouse)
     assert "'Shark attack' in 1 row(s), first at line 2 of 2021" in str(error.value)
     assert not warehouse.table_exists("core.migrant_incident")
 

@@ -10,13 +10,17 @@ import pandas as pd
 import pytest
 import responses
 
-from cmc_pipeline.lib import http, open_data
+from cmc_pipeline.lib import core_tables, http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPError
-from cmc_pipeline.lib.reference import ilostat_indicators
 from cmc_pipeline.lib.snapshots import SnapshotStore
-from cmc_pipeline.lib.sources.ilostat import IlostatClient, parse_bulk_csv
-from cmc_pipeline.lib.sources.worldbank import WorldBankClient
-from cmc_pipeline.lib.sources.worldbank import parse_bulk_csv as parse_wdi_bulk
+from cmc_pipeline.sources.ilostat import client as ilostat_client
+from cmc_pipeline.sources.ilostat import load as ilostat_load
+from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
+from cmc_pipeline.sources.ilostat.client import IlostatClient, parse_bulk_csv
+from cmc_pipeline.sources.worldbank import client as worldbank_client
+from cmc_pipeline.sources.worldbank import load as worldbank_load
+from cmc_pipeline.sources.worldbank.client import WorldBankClient
+from cmc_pipeline.sources.worldbank.client import parse_bulk_csv as parse_wdi_bulk
 
 FAST_RETRIES = http.HttpSettings(retries=3, backoff_factor=0)
 BULK = re.compile(r"https://rplumber\.ilo\.org/data/indicator/.*")
@@ -73,11 +77,11 @@ def test_label_download_is_harmonised_to_the_same_codes_as_the_code_download(dat
     from cmc_pipeline.lib.warehouse import Warehouse
 
     warehouse = Warehouse(settings.warehouse_url())
-    open_data.build_dim_country(warehouse)
-    open_data.build_dim_indicator(warehouse)
-    report = open_data.import_ilostat_file(path, warehouse, settings.raw_dir(), uploader="test")
+    core_tables.build_dim_country(warehouse)
+    core_tables.build_dim_indicator(warehouse)
+    report = ilostat_load.import_ilostat_file(path, warehouse, settings.raw_dir(), uploader="test")
     assert report.countries == ["LCA"]
-    facts = open_data.build_fact_observations(warehouse, ["LCA"])
+    facts = core_tables.build_fact_observations(warehouse, ["LCA"])
     assert facts.rows_written == 1
     row = warehouse.query("SELECT * FROM core.fact_observation").iloc[0]
     assert (row.country_iso3, row.indicator_id, row.sex, row.age, row.period, row.obs_status) == (
@@ -92,7 +96,7 @@ def test_label_download_is_harmonised_to_the_same_codes_as_the_code_download(dat
 
 
 def test_sdmx_csv_states_its_multiplier_and_places_breakdowns():
-    response = open_data.ilostat.FetchedResponse(
+    response = ilostat_client.FetchedResponse(
         source="ilostat",
         api="ilostat_sdmx",
         dataset_id="DF_EAP_TEAP_SEX_AGE_CBR_NB",
@@ -102,7 +106,7 @@ def test_sdmx_csv_states_its_multiplier_and_places_breakdowns():
         demonstration=False,
         suffix=".csv",
     )
-    rows = open_data.ilostat.parse_response(response, indicator("MST_TEAP_SEX_AGE_CBR_NB"))
+    rows = ilostat_client.parse_response(response, indicator("MST_TEAP_SEX_AGE_CBR_NB"))
     assert rows.loc[0, "classif1"] == "AGE_YTHADULT_YGE15"
     assert rows.loc[0, "classif2"] == "CBR_BIR_FOREIGN"
     assert rows.loc[0, "unit_multiplier"] == 3
@@ -132,7 +136,7 @@ def test_ilostat_file_with_a_code_outside_the_code_lists_changes_nothing(data_di
     bad = BULK_CSV.replace(b'"SEX_F"', b'"SEX_X"')
     path = data_dir / "bad.csv"
     path.write_bytes(bad)
-    report = open_data.import_ilostat_file(path, warehouse, settings.raw_dir(), uploader="test")
+    report = ilostat_load.import_ilostat_file(path, warehouse, settings.raw_dir(), uploader="test")
     assert report.blocked == ["JAM"] and report.rows_written == 0
     message = "\n".join(report.validation.report_lines())
     assert "'sex'" in message and "'SEX_X'" in message and "line 3" in message
@@ -203,7 +207,7 @@ def test_empty_result_is_an_explained_skip_not_an_error(data_dir, warehouse):
     header_only = BULK_CSV.split(b"\n")[0] + b"\n"
     responses.add(responses.GET, BULK, status=200, body=header_only)
     responses.add(responses.GET, SDMX, status=404, body="No data is found for the query")
-    report = open_data.load_ilostat(live_ilostat(), warehouse, settings.raw_dir(), ["MSR"])
+    report = ilostat_load.load_ilostat(live_ilostat(), warehouse, settings.raw_dir(), ["MSR"])
     assert report.rows_written == 0
     assert report.countries_without_rows == ["MSR"]
     assert len(report.raw_files) == len(ilostat_indicators())  # every answer kept, even empty
@@ -213,12 +217,12 @@ def test_empty_result_is_an_explained_skip_not_an_error(data_dir, warehouse):
 def test_a_failing_indicator_leaves_the_partition_as_it_was(data_dir, warehouse):
     from cmc_pipeline import settings
 
-    before = open_data.load_ilostat(IlostatClient(mode="snapshot"), warehouse, settings.raw_dir(), ["JAM"])
+    before = ilostat_load.load_ilostat(IlostatClient(mode="snapshot"), warehouse, settings.raw_dir(), ["JAM"])
     assert before.rows_written > 0
     responses.add(responses.GET, BULK, status=200, body=BULK_CSV)
     responses.add(responses.GET, SDMX, status=500, body="ORA-00942: table or view does not exist")
     with pytest.raises(SourceHTTPError, match="HTTP 500"):
-        open_data.load_ilostat(live_ilostat(), warehouse, settings.raw_dir(), ["JAM"])
+        ilostat_load.load_ilostat(live_ilostat(), warehouse, settings.raw_dir(), ["JAM"])
     after = warehouse.query("SELECT count(*) AS n FROM staging.ilostat_observations")
     assert int(after["n"].iloc[0]) == before.rows_written
 
@@ -259,7 +263,7 @@ def test_worldbank_pages_until_the_last_page():
     pages = client.fetch("SP.POP.TOTL", ["JAM", "TTO"])
     assert [p.page for p in pages] == [1, 2]
     assert "country/JAM;TTO/indicator/SP.POP.TOTL" in pages[0].url and pages[1].url.endswith("page=2")
-    rows = open_data.worldbank.parse_api_pages(pages)
+    rows = worldbank_client.parse_api_pages(pages)
     assert rows["value"].isna().tolist() == [False, True]
 
 
@@ -280,13 +284,13 @@ def test_worldbank_error_message_with_status_200_is_an_error():
 def test_real_wdi_bulk_download_imports_caribbean_values(data_dir, warehouse):
     from cmc_pipeline import settings
 
-    bulk = next((settings.SNAPSHOT_DIR / "worldbank_bulk_2022").glob("API_BX.TRF.PWKR.DT.GD.ZS*.csv"))
-    open_data.build_dim_country(warehouse)
-    open_data.build_dim_indicator(warehouse)
-    report = open_data.import_worldbank_file(bulk, warehouse, settings.raw_dir(), uploader="test")
+    bulk = next((SOURCES_DIR / "worldbank" / "snapshots" / "bulk_2022").glob("API_BX.TRF.PWKR.DT.GD.ZS*.csv"))
+    core_tables.build_dim_country(warehouse)
+    core_tables.build_dim_indicator(warehouse)
+    report = worldbank_load.import_worldbank_file(bulk, warehouse, settings.raw_dir(), uploader="test")
     assert "regional aggregates" in report.skipped  # CSS, LCN … are not countries
     assert "BHS" not in report.countries  # the Bahamas has no values in this vintage
-    open_data.build_fact_observations(warehouse, report.countries)
+    core_tables.build_fact_observations(warehouse, report.countries)
     haiti = warehouse.query(
         "SELECT value FROM core.fact_observation WHERE country_iso3 = 'HTI' AND period = '2020' "
         "AND indicator_id = 'BX.TRF.PWKR.DT.GD.ZS'"

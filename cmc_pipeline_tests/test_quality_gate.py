@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cmc_pipeline.settings import SNAPSHOT_DIR
+from cmc_pipeline.lib.snapshots import copy_bundled_snapshots
 
 BATCH = ["HTI", "JAM"]
 LABOUR_FORCE = "ilostat/EAP_TEAP_SEX_AGE_NB_A.csv"
@@ -103,7 +103,7 @@ CASES = {
 def good_load(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Haiti and Jamaica built once from the bundled snapshots: the 'previous load'."""
     folder = tmp_path_factory.mktemp("good")
-    with _environment(folder, SNAPSHOT_DIR):
+    with _environment(folder, copy_bundled_snapshots(folder / "snapshots")):
         outcome = _build()
     assert outcome.success, outcome.failures
     return folder
@@ -113,7 +113,7 @@ def good_load(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_bad_input_blocks_the_country_and_keeps_its_previous_data(case, good_load, tmp_path):
     damage, rule_id, shown = CASES[case]
     snapshots = tmp_path / "snapshots"
-    shutil.copytree(SNAPSHOT_DIR, snapshots)
+    copy_bundled_snapshots(snapshots)
     line = damage(snapshots)
     data = tmp_path / "data"
     shutil.copytree(good_load / "warehouse", data / "warehouse")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import responses
 
-from cmc_pipeline import settings
 from cmc_pipeline.lib import http
-from cmc_pipeline.lib.reference import ilostat_indicators, worldbank_indicators
 from cmc_pipeline.lib.snapshot_recording import record_all
-from cmc_pipeline.lib.snapshots import SnapshotStore
-from cmc_pipeline.lib.sources.ilostat import IlostatClient
-from cmc_pipeline.lib.sources.missing_migrants import MissingMigrantsClient
-from cmc_pipeline.lib.sources.undesa import UndesaClient
-from cmc_pipeline.lib.sources.worldbank import WorldBankClient
+from cmc_pipeline.lib.snapshots import SnapshotStore, copy_bundled_snapshots
+from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
+from cmc_pipeline.sources.ilostat.client import IlostatClient
+from cmc_pipeline.sources.missing_migrants.client import MissingMigrantsClient
+from cmc_pipeline.sources.undesa.client import UndesaClient
+from cmc_pipeline.sources.worldbank.catalogue import worldbank_indicators
+from cmc_pipeline.sources.worldbank.client import WorldBankClient
 
 FAST = http.HttpSettings(retries=0, backoff_factor=0)
 
@@ -24,9 +23,8 @@ FAST = http.HttpSettings(retries=0, backoff_factor=0)
 @responses.activate
 def test_recording_replaces_bundled_files_and_marks_them_real(tmp_path):
     snapshot_copy = tmp_path / "snapshots"
-    shutil.copytree(settings.SNAPSHOT_DIR, snapshot_copy)
-    store = SnapshotStore(snapshot_copy)
-    bundled = SnapshotStore(settings.SNAPSHOT_DIR)
+    store = SnapshotStore(copy_bundled_snapshots(snapshot_copy))
+    bundled = SnapshotStore()
 
     # Serve, for every request, the bundled body of the same dataset, as the live API would.
     def reply(request):

@@ -10,10 +10,10 @@ import responses
 from cmc_pipeline.lib.http import HttpSettings
 from cmc_pipeline.lib.snapshot_recording import record_all
 from cmc_pipeline.lib.snapshots import SnapshotStore
-from cmc_pipeline.lib.sources.ilostat import IlostatClient
-from cmc_pipeline.lib.sources.missing_migrants import MissingMigrantsClient
-from cmc_pipeline.lib.sources.undesa import UndesaClient
-from cmc_pipeline.lib.sources.worldbank import WorldBankClient
+from cmc_pipeline.sources.ilostat.client import IlostatClient
+from cmc_pipeline.sources.missing_migrants.client import MissingMigrantsClient
+from cmc_pipeline.sources.undesa.client import UndesaClient
+from cmc_pipeline.sources.worldbank.client import WorldBankClient
 
 
 @responses.activate

@@ -8,10 +8,10 @@ import io
 import pytest
 from openpyxl import Workbook
 
-from cmc_pipeline.lib import migration_data
 from cmc_pipeline.lib.http import SourceFormatError
 from cmc_pipeline.lib.snapshots import SnapshotEntry, SnapshotStore
-from cmc_pipeline.lib.sources import undesa
+from cmc_pipeline.sources.undesa import client as undesa
+from cmc_pipeline.sources.undesa import load as undesa_load
 
 YEARS = (1990, 1995, 2000, 2005, 2010, 2015, 2020, 2024)
 # (destination name, destination code, origin name, origin code, both sexes in 1990)
@@ -178,14 +178,14 @@ def _client_serving(folder, body: bytes, *, demonstration: bool) -> undesa.Undes
 
 def test_a_bad_workbook_leaves_the_warehouse_unchanged(tmp_path, warehouse, data_dir):
     good = _client_serving(tmp_path / "good", ims_workbook(), demonstration=True)
-    migration_data.load_undesa(good, warehouse, data_dir / "raw")
+    undesa_load.load_undesa(good, warehouse, data_dir / "raw")
     before = warehouse.query("SELECT count(*) AS n, sum(value) AS total FROM staging.undesa_migrant_stock")
 
     bad = _client_serving(
         tmp_path / "bad", ims_workbook(rows=[*ROWS, ("Jamaica", 388, "X", 999, 1)]), demonstration=True
     )
     with pytest.raises(SourceFormatError):
-        migration_data.load_undesa(bad, warehouse, data_dir / "raw")
+        undesa_load.load_undesa(bad, warehouse, data_dir / "raw")
 
     after = warehouse.query("SELECT count(*) AS n, sum(value) AS total FROM staging.undesa_migrant_stock")
     assert before.equals(after)
@@ -194,10 +194,10 @@ def test_a_bad_workbook_leaves_the_warehouse_unchanged(tmp_path, warehouse, data
 def test_an_imported_official_workbook_survives_the_next_demonstration_build(tmp_path, warehouse, data_dir):
     official = tmp_path / "undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx"
     official.write_bytes(ims_workbook())
-    migration_data.import_undesa_file(official, warehouse, data_dir / "raw", uploader="test")
+    undesa_load.import_undesa_file(official, warehouse, data_dir / "raw", uploader="test")
 
     demo_rows = [("Jamaica", 388, "World", 900, 5)]
-    report = migration_data.load_undesa(
+    report = undesa_load.load_undesa(
         _client_serving(tmp_path / "demo", ims_workbook(rows=demo_rows), demonstration=True),
         warehouse,
         data_dir / "raw",

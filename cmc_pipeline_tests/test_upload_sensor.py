@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cmc_pipeline.lib import open_data
+from cmc_pipeline.lib import core_tables
 from cmc_pipeline.lib.uploads.datasets import upload_dataset
 from cmc_pipeline.settings import SNAPSHOT_DIR
 
@@ -135,7 +135,7 @@ def run_upload(instance, relative: str, country: str = "JAM", tags: dict | None 
 def test_the_job_loads_an_accepted_file_and_the_same_bytes_later_go_to_duplicates(inbox, instance, warehouse):
     from cmc_pipeline.defs.uploads.sensors import SHA_TAG
 
-    open_data.build_dim_country(warehouse)
+    core_tables.build_dim_country(warehouse)
     body = DEMO.read_bytes()
     put(inbox, "JAM/work_permits/a.csv", body)
     result = run_upload(instance, "JAM/work_permits/a.csv", tags={SHA_TAG: sha(body)})
@@ -161,7 +161,7 @@ def test_the_job_loads_an_accepted_file_and_the_same_bytes_later_go_to_duplicate
 
 
 def test_a_refused_file_fails_its_run_with_the_report_in_the_failure_metadata(inbox, instance, warehouse):
-    open_data.build_dim_country(warehouse)
+    core_tables.build_dim_country(warehouse)
     header = ",".join(upload_dataset("work_permits").file_columns)
     put(inbox, "JAM/work_permits/bad.csv", f"{header}\nJAM,2023,SEX_X,GUY,OCU_ISCO08_2,NEW,5,\n".encode())
 

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from cmc_pipeline.lib import open_data
+from cmc_pipeline.lib import core_tables
 from cmc_pipeline.lib.uploads import intake, loading
 from cmc_pipeline.lib.uploads.checking import check_file
 from cmc_pipeline.lib.uploads.datasets import upload_dataset
@@ -59,7 +59,7 @@ def inbox(data_dir: Path) -> Path:
 @pytest.fixture
 def loaded(warehouse, data_dir):
     """A warehouse holding Jamaica's demonstration work permits (2022 and 2023)."""
-    open_data.build_dim_country(warehouse)
+    core_tables.build_dim_country(warehouse)
     outcomes = loading.load_demonstration_uploads("work_permits", ["JAM"], warehouse, data_dir / "raw")
     assert [o.status for o in outcomes] == ["accepted"]
     return warehouse
@@ -442,7 +442,7 @@ def test_upload_marts_aggregate_the_region_and_exports_protect_small_counts(ware
     from cmc_pipeline.lib import marts
     from cmc_pipeline.lib.exports import export_marts
 
-    open_data.build_dim_country(warehouse)
+    core_tables.build_dim_country(warehouse)
     for dataset in ("work_permits", "trafficking_cases"):
         loading.load_demonstration_uploads(dataset, ["JAM", "BRB", "TTO"], warehouse, data_dir / "raw")
         marts.build_upload_mart(warehouse, dataset)

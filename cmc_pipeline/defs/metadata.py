@@ -6,8 +6,8 @@ from __future__ import annotations
 import dagster as dg
 
 from cmc_pipeline.lib.contracts import TableContract, contract_for
-from cmc_pipeline.lib.open_data import LoadReport
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
+from cmc_pipeline.steps.load_report import LoadReport
 
 DAGSTER_TYPES = {
     "string": "string",

@@ -2,7 +2,7 @@
 
 A run covers many countries at once (single-run backfills), so Dagster's ``blocking``
 checks would hold back every country's downstream step when one fails. The gate is in
-the loading step instead (see ``lib/open_data.py``): a country failing an error rule is
+the loading step instead (see ``steps/gate.py``): a country failing an error rule is
 not written, and its previous rows stay. The checks report that: one evaluation per rule
 and country, error or warning severity from the contract, with the failing row count, a
 few offending rows and a link to the Great Expectations validation result.
@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import dagster as dg
 
 from cmc_pipeline.lib.contracts import contract_for
-from cmc_pipeline.lib.open_data import LoadReport
 from cmc_pipeline.lib.quality import RuleResult, offences_table, rules_for
+from cmc_pipeline.steps.load_report import LoadReport
 
 SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warning": dg.AssetCheckSeverity.WARN}
 

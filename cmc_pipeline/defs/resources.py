@@ -11,12 +11,14 @@ import dagster as dg
 
 from cmc_pipeline import settings
 from cmc_pipeline.lib.notify import LogChannel, Notifier, SmtpChannel, WebhookChannel
-from cmc_pipeline.lib.sources import dtm
-from cmc_pipeline.lib.sources.ilostat import IlostatClient
-from cmc_pipeline.lib.sources.missing_migrants import MissingMigrantsClient
-from cmc_pipeline.lib.sources.undesa import UndesaClient
-from cmc_pipeline.lib.sources.worldbank import WorldBankClient
-from cmc_pipeline.lib.warehouse import Warehouse, Years
+from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.sources.dtm import client as dtm
+from cmc_pipeline.sources.dtm.resource import DtmResource
+from cmc_pipeline.sources.governance_needs.resource import GovernanceNeedsResource
+from cmc_pipeline.sources.ilostat.resource import IlostatResource
+from cmc_pipeline.sources.missing_migrants.resource import MissingMigrantsResource
+from cmc_pipeline.sources.undesa.resource import UndesaResource
+from cmc_pipeline.sources.worldbank.resource import WorldBankResource
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -38,25 +40,6 @@ class RawStoreResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.root)
-
-
-class IlostatResource(dg.ConfigurableResource):
-    mode: str = "snapshot"
-    timefrom: int = 2000
-
-    def client(self, years: Years | None = None) -> IlostatClient:
-        # The API has a start year only; later years are dropped after parsing.
-        timefrom = max(self.timefrom, years.first) if years else self.timefrom
-        return IlostatClient(mode=self.mode, timefrom=timefrom)
-
-
-class WorldBankResource(dg.ConfigurableResource):
-    mode: str = "snapshot"
-    date_range: str = "2000:2024"
-
-    def client(self, years: Years | None = None) -> WorldBankClient:
-        date_range = f"{years.first}:{years.last}" if years else self.date_range
-        return WorldBankClient(mode=self.mode, date_range=date_range)
 
 
 class NotifierResource(dg.ConfigurableResource):
@@ -130,63 +113,6 @@ def notifier_from_environment() -> NotifierResource:
         )
     log_path = os.environ.get("CMC_NOTIFY_LOG", str(settings.data_dir() / "logs" / "notifications.log"))
     return NotifierResource(log_path=log_path, **configured)
-
-
-class UndesaResource(dg.ConfigurableResource):
-    """UN DESA International Migrant Stock workbook (no API: the official XLSX file)."""
-
-    mode: str = "snapshot"
-
-    def client(self) -> UndesaClient:
-        return UndesaClient(mode=self.mode)
-
-
-class MissingMigrantsResource(dg.ConfigurableResource):
-    """IOM Missing Migrants Project yearly JSON (no key)."""
-
-    mode: str = "snapshot"
-    first_year: int = 2014
-
-    def client(self) -> MissingMigrantsClient:
-        return MissingMigrantsClient(mode=self.mode, first_year=self.first_year)
-
-
-class DtmResource(dg.ConfigurableResource):
-    """IOM Displacement Tracking Matrix API v3.
-
-    The personal key comes from the ``DTM_API_KEY`` environment variable through
-    ``dg.EnvVar``, so the Dagster UI shows the variable's name, never its value. DTM data
-    are never bundled (the licence forbids redistribution), so there is nothing to serve
-    in snapshot mode.
-    """
-
-    mode: str = "snapshot"
-    api_key: str | None = None
-    base_url: str = dtm.BASE_URL
-
-    def skip_reason(self) -> str | None:
-        """Why DTM figures cannot be fetched in this configuration, or None if they can."""
-        if self.mode != "live":
-            return (
-                "snapshot mode: DTM figures are never bundled because the DTM licence forbids "
-                "redistribution; set CMC_SOURCE_MODE=live and DTM_API_KEY to load them"
-            )
-        if not self.api_key:
-            return (
-                f"{dtm.KEY_ENVIRONMENT_VARIABLE} is not set: DTM API v3 needs a personal subscription key "
-                "(register on the DTM API portal, then set the variable and reload the code location)"
-            )
-        return None
-
-    def client(self) -> dtm.DtmClient:
-        return dtm.DtmClient(self.api_key or "", base_url=self.base_url)
-
-
-class GovernanceNeedsResource(dg.ConfigurableResource):
-    """The governance-needs workbook to load: a path, or empty for the bundled
-    demonstration workbook."""
-
-    workbook: str = ""
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

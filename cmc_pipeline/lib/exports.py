@@ -32,8 +32,8 @@ from cmc_pipeline.lib.sharing import (
     suppress_small_counts,
 )
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
-from cmc_pipeline.lib.sources.ilostat import SDMX_CSV_KEY_COLUMNS, SDMX_CSV_OBSERVATION_COLUMNS
 from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.sources.ilostat.client import SDMX_CSV_KEY_COLUMNS, SDMX_CSV_OBSERVATION_COLUMNS
 
 FORMATS = ("parquet", "csv", "xlsx", "sdmx-csv")
 SDMX_HEADER = [*SDMX_CSV_KEY_COLUMNS, "SEX", "AGE", *SDMX_CSV_OBSERVATION_COLUMNS]

@@ -19,12 +19,12 @@ import pandas as pd
 import yaml
 
 from cmc_pipeline.lib.contracts import contract_for
-from cmc_pipeline.lib.harmonise import NOT_APPLICABLE
-from cmc_pipeline.lib.open_data import LoadReport
 from cmc_pipeline.lib.reference import COUNTRY_FLAG_COLUMNS
 from cmc_pipeline.lib.reference import countries as countries_reference
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.settings import REFERENCE_DIR
+from cmc_pipeline.steps.facts import NOT_APPLICABLE
+from cmc_pipeline.steps.load_report import LoadReport
 
 LABOUR_MIGRATION = "marts.labour_migration_indicators"
 DATA_COVERAGE = "marts.data_coverage"

@@ -23,7 +23,6 @@ import pandas as pd
 
 from cmc_pipeline import settings
 from cmc_pipeline.lib import charts
-from cmc_pipeline.lib.harmonise import SOURCE_ILOSTAT, SOURCE_WORLDBANK
 from cmc_pipeline.lib.marts import (
     DATA_COVERAGE,
     GOVERNANCE_NEEDS,
@@ -33,10 +32,14 @@ from cmc_pipeline.lib.marts import (
     REMITTANCES,
     indicator_columns,
 )
-from cmc_pipeline.lib.open_data import FACT_TABLE, ILOSTAT_STAGING, WORLDBANK_STAGING
 from cmc_pipeline.lib.raw_store import write_atomically
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
 from cmc_pipeline.lib.warehouse import Warehouse, WarehouseError
+from cmc_pipeline.sources.ilostat.load import ILOSTAT_STAGING
+from cmc_pipeline.sources.ilostat.to_core import SOURCE_ILOSTAT
+from cmc_pipeline.sources.worldbank.load import WORLDBANK_STAGING
+from cmc_pipeline.sources.worldbank.to_core import SOURCE_WORLDBANK
+from cmc_pipeline.steps.facts import FACT_TABLE
 
 REPORT_TITLE = "Labour migration in the Caribbean: regional data report"
 COUNTRIES = "core.dim_country"

@@ -14,7 +14,7 @@ from cmc_pipeline.lib.raw_store import write_atomically
 
 # dataset → "module:function(file_format) -> bytes"
 TEMPLATE_BUILDERS = {
-    "governance_needs": "cmc_pipeline.lib.governance_needs:template_bytes",
+    "governance_needs": "cmc_pipeline.sources.governance_needs.workbook:template_bytes",
     # National uploads: the template of each is written from its contract.
     "work_permits": "cmc_pipeline.lib.uploads.templates:work_permits",
     "csme_skills_certificates": "cmc_pipeline.lib.uploads.templates:csme_skills_certificates",

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-from cmc_pipeline.lib.sources import ilostat
+from cmc_pipeline.sources.ilostat import client as ilostat
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 REFERENCE_DIR = SNAPSHOT_DIR.parent / "reference"

@@ -4,14 +4,12 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from cmc_pipeline.defs.iom.assets import migrant_incident
 from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
-from cmc_pipeline.defs.migration_stocks.assets import undesa_migrant_stock
-from cmc_pipeline.defs.open_data.assets import ilostat_observations, worldbank_observations
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
 from cmc_pipeline.defs.quality import check_events, check_specs_for
 from cmc_pipeline.defs.resources import WarehouseResource
-from cmc_pipeline.lib import open_data
+from cmc_pipeline.lib import core_tables
+from cmc_pipeline.steps.facts import FACT_TABLE
 
 
 @dg.asset(
@@ -27,7 +25,7 @@ def dim_country(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     """One row per CMC country: ISO3/ISO2/M49 codes, English name, the name variants the
     sources use, and membership flags (CARICOM member or associate, OECS, CSME, 2018 MGNA,
     CMC). From ``reference/countries.csv``."""
-    report = open_data.build_dim_country(warehouse.get())
+    report = core_tables.build_dim_country(warehouse.get())
     yield materialize_result(report)
     yield from check_events(context, report)
 
@@ -44,7 +42,7 @@ def dim_country(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 def dim_indicator(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per indicator and source: label, topic, unit and multiplier, and its ids
     upstream. From the indicator catalogues under ``reference/``."""
-    report = open_data.build_dim_indicator(warehouse.get())
+    report = core_tables.build_dim_indicator(warehouse.get())
     yield materialize_result(report)
     yield from check_events(context, report)
 
@@ -58,17 +56,15 @@ def dim_indicator(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     backfill_policy=batched_backfill,
     pool=WAREHOUSE_POOL,
     deps=[
-        ilostat_observations,
-        worldbank_observations,
-        undesa_migrant_stock,
-        migrant_incident,
+        dg.AssetKey(["staging", "ilostat_observations"]),
+        dg.AssetKey(["staging", "worldbank_observations"]),
+        dg.AssetKey(["staging", "undesa_migrant_stock"]),
+        dg.AssetKey(["core", "migrant_incident"]),
         dim_country,
         dim_indicator,
     ],
-    metadata=definition_metadata(open_data.FACT_TABLE),
-    check_specs=check_specs_for(
-        open_data.FACT_TABLE, dg.AssetKey(["core", "fact_observation"]), country_partitions
-    ),
+    metadata=definition_metadata(FACT_TABLE),
+    check_specs=check_specs_for(FACT_TABLE, dg.AssetKey(["core", "fact_observation"]), country_partitions),
 )
 def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One comparable row per country × period × indicator × sex × age × breakdown × source.
@@ -86,6 +82,6 @@ def fact_observation(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     comparability rules (sex totals, shares, year-on-year jumps, the same indicator from
     two sources); a country failing an error rule keeps its previous facts.
     """
-    report = open_data.build_fact_observations(warehouse.get(), context.partition_keys)
+    report = core_tables.build_fact_observations(warehouse.get(), context.partition_keys)
     yield materialize_result(report)
     yield from check_events(context, report)

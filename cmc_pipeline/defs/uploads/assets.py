@@ -20,10 +20,10 @@ from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
 from cmc_pipeline.defs.quality import check_specs_for, evaluation
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
-from cmc_pipeline.lib.open_data import LoadReport
 from cmc_pipeline.lib.quality import offences_table
 from cmc_pipeline.lib.uploads import loading
 from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS, upload_dataset
+from cmc_pipeline.steps.load_report import LoadReport
 
 
 class UploadFileConfig(dg.Config):

@@ -27,13 +27,13 @@ import pandas as pd
 import pyarrow as pa
 
 from cmc_pipeline.lib.contracts import contract_for
-from cmc_pipeline.lib.open_data import LoadReport
 from cmc_pipeline.lib.raw_store import LandedFile, land_bytes
 from cmc_pipeline.lib.reference import countries
 from cmc_pipeline.lib.uploads import intake, reports
 from cmc_pipeline.lib.uploads.checking import FileCheck, check_file
 from cmc_pipeline.lib.uploads.datasets import UploadDataset, upload_dataset
 from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.steps.load_report import LoadReport
 
 RAW_SOURCE = "uploads"
 LICENCE = "Terms of the reporting government's national statistics or administrative data release"

@@ -59,7 +59,7 @@ def template_bytes(dataset: str, file_format: str = "xlsx") -> bytes:
         return text.getvalue().encode("utf-8")
     if file_format != "xlsx":
         raise ValueError(f"format must be xlsx or csv, not {file_format!r}")
-    from cmc_pipeline.lib.governance_needs import workbook_bytes
+    from cmc_pipeline.sources.governance_needs.workbook import workbook_bytes
 
     return workbook_bytes(build_workbook(spec))
 

@@ -1,1 +1,0 @@
-"""Migration governance needs keyed from IOM assessments."""

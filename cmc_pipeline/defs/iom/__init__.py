@@ -1,1 +1,0 @@
-"""IOM data: Missing Migrants Project incidents and Displacement Tracking Matrix figures."""

@@ -1,1 +1,0 @@
-"""UN DESA International Migrant Stock: staged workbook and the migration corridors."""

@@ -1,0 +1,66 @@
+"""DTM's Dagster assets: staged displacement records and core.displacement (restricted)."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
+from cmc_pipeline.lib.reference import cmc_iso3_codes
+from cmc_pipeline.sources.dtm import load
+from cmc_pipeline.sources.dtm.resource import DtmResource
+
+
+@dg.asset(
+    key_prefix="staging",
+    name="dtm_displacement",
+    group_name="staging",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    output_required=False,
+    metadata={
+        **definition_metadata(load.DTM_STAGING),
+        "dissemination_level": "restricted: the DTM licence forbids redistribution",
+    },
+)
+def dtm_displacement(
+    context: dg.AssetExecutionContext,
+    dtm: DtmResource,
+    warehouse: WarehouseResource,
+    raw_store: RawStoreResource,
+) -> Iterator:
+    """IOM Displacement Tracking Matrix API v3, country level (admin 0): one row per record
+    for the CMC countries (Haiti; the Bahamas after Dorian; Dominica and Antigua and
+    Barbuda after the 2017 hurricanes …).
+
+    RESTRICTED: every row says so, and nothing is ever bundled. Without a key (or in
+    snapshot mode) the asset is not materialised: the run shows an observation with the
+    reason, and core.displacement is skipped with it.
+    """
+    reason = dtm.skip_reason()
+    if reason:
+        context.log.warning(f"DTM displacement not loaded: {reason}")
+        yield dg.AssetObservation(asset_key=context.asset_key, metadata={"skipped": reason})
+        return
+    report = load.load_dtm(dtm.client(), warehouse.get(), raw_store.path, cmc_iso3_codes())
+    yield materialize_result(report)
+
+
+@dg.asset(
+    key_prefix="core",
+    name="displacement",
+    group_name="core",
+    kinds={"python", "duckdb"},
+    pool=WAREHOUSE_POOL,
+    deps=[dtm_displacement],
+    metadata={
+        **definition_metadata(load.DISPLACEMENT_TABLE),
+        "dissemination_level": "restricted: the DTM licence forbids redistribution",
+    },
+)
+def displacement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """One row per CMC country × DTM operation × reporting date × round × reason × sex:
+    internally displaced persons present. RESTRICTED (dissemination_level on every row):
+    kept out of core.fact_observation so that no public export can include it."""
+    return materialize_result(load.build_displacement(warehouse.get()))

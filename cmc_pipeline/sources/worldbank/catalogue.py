@@ -1,0 +1,36 @@
+"""The World Bank indicator catalogue (``indicators.yaml`` beside this file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CATALOGUE = Path(__file__).resolve().parent / "indicators.yaml"
+
+
+@dataclass(frozen=True)
+class WorldBankIndicator:
+    indicator_id: str
+    label: str
+    topic: str
+    unit: str
+    unit_multiplier: int
+
+
+@cache
+def worldbank_indicators() -> tuple[WorldBankIndicator, ...]:
+    with open(CATALOGUE, encoding="utf-8") as f:
+        entries = yaml.safe_load(f)["indicators"]
+    return tuple(
+        WorldBankIndicator(
+            indicator_id=e["indicator_id"],
+            label=e["label"],
+            topic=e["topic"],
+            unit=e["unit"],
+            unit_multiplier=int(e["unit_multiplier"]),
+        )
+        for e in entries
+    )

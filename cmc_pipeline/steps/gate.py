@@ -1,0 +1,95 @@
+"""The single validate-and-save gate every table write goes through.
+
+Rows are checked against the table's contract country by country; a country that breaks
+an error-severity rule is not written (its previous rows stay, so core keeps reading its
+last good load), the other countries are, and the report carries every rule's result.
+Slices held back for an unmapped value (``steps.review``) keep their previous rows too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from cmc_pipeline import settings
+from cmc_pipeline.lib import quality
+from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.steps.load_report import LoadReport
+from cmc_pipeline.steps.review import REVIEW_TABLE
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def validate_and_save(
+    warehouse: Warehouse,
+    table: str,
+    parts: Sequence[pd.DataFrame],
+    report: LoadReport,
+    *,
+    batch: list[str] | None,
+    slice_for: Callable[[list[str]], dict],
+    before_write: Callable[[pd.DataFrame], object] | None = None,
+    keep_previous: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Check ``parts`` against ``table``'s contract country by country, then write the
+    countries that passed (the whole table when ``batch`` is None: it passes or not).
+
+    ``slice_for(countries)`` is the slice those countries' rows replace; ``before_write``
+    may refuse the promoted rows by raising (nothing is written then). ``keep_previous``
+    lists slices (its columns name them, e.g. country_iso3 and indicator_id) whose
+    previous rows are kept instead of replaced. Returns the promoted rows.
+    """
+    contract = contract_for(table)
+    warehouse.ensure_tables([contract])  # a first load compares with an empty table
+    partition_column = "country_iso3" if batch is not None else None
+    everything = slice_for(batch or [])
+    stamp = f"{now():%Y%m%dT%H%M%S%f}"
+    previous = warehouse.read_slice(table, everything)
+    run = quality.validate(
+        parts,
+        contract,
+        partition_column=partition_column,
+        partitions=batch,
+        previous=previous,
+        tables=lambda name: warehouse.read_slice(name, {}),
+        great_expectations_result=settings.quality_dir() / table / f"{stamp}.json",
+    )
+    report.validation = run
+    report.blocked = [c for c in run.blocked_partitions if c is not None]
+    rows = pd.concat([p.reindex(columns=contract.column_names) for p in parts], ignore_index=True)
+    if batch is None:
+        promoted_rows = rows if run.passed else rows.iloc[0:0]
+        if run.passed:
+            report.rows_written = warehouse.replace_slice(table, promoted_rows, everything)
+        return promoted_rows
+    promoted = [c for c in batch if c not in report.blocked]
+    promoted_rows = rows[rows["country_iso3"].isin(promoted)]
+    if before_write is not None:
+        before_write(promoted_rows)
+    written = promoted_rows
+    if keep_previous is not None and len(keep_previous) and len(previous):
+        kept = previous.merge(keep_previous.drop_duplicates(), on=list(keep_previous.columns))
+        kept = kept[kept["country_iso3"].isin(promoted)].reindex(columns=contract.column_names)
+        written = pd.concat([promoted_rows, kept], ignore_index=True) if len(kept) else promoted_rows
+    report.rows_written = warehouse.replace_slice(table, written, slice_for(promoted))
+    return promoted_rows
+
+
+def save_review(warehouse: Warehouse, report: LoadReport, *, source: str, table: str, countries: list[str]):
+    """Replace the review list of ``source`` × ``table`` for ``countries`` with what this
+    load found (an empty list clears values that have since been mapped)."""
+    review = report.unmapped
+    if review is None:
+        return
+    review = review[review["country_iso3"].isin(countries)]
+    warehouse.ensure_tables([contract_for(REVIEW_TABLE)])
+    warehouse.replace_slice(
+        REVIEW_TABLE,
+        review,
+        {"source": [source], "table_name": [table], "country_iso3": countries},
+    )
