@@ -27,12 +27,12 @@ import json
 import random
 from pathlib import Path
 
-from cmc_pipeline.sources.governance_needs import workbook as governance_needs
 from cmc_pipeline.lib.reference import countries
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
+from cmc_pipeline.snapshots.generate_demo import PROFILES, RETRIEVED_AT, SEED, jitter, population
+from cmc_pipeline.sources.governance_needs import workbook as governance_needs
 from cmc_pipeline.sources.missing_migrants import client as missing_migrants
 from cmc_pipeline.sources.undesa import client as undesa
-from cmc_pipeline.snapshots.generate_demo import PROFILES, RETRIEVED_AT, SEED, jitter, population
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 SOURCES = ("undesa", "missing_migrants", "governance_needs")
