@@ -48,12 +48,26 @@ def main() -> None:
 
 @main.command(help="Materialise every asset for every country from the configured sources, then summarise.")
 @click.option("--countries", default="", help="Comma-separated ISO3 codes (default: every CMC country).")
-def build(countries: str) -> None:
+@click.option(
+    "--sources",
+    default="",
+    help=(
+        "Comma-separated sources to refresh, with everything downstream of them: ilostat, worldbank, "
+        "undesa, missing_migrants, dtm, governance_needs, uploads (default: all)."
+    ),
+)
+def build(countries: str, sources: str) -> None:
     prepare_dagster_home()
-    from cmc_pipeline.orchestration import build_warehouse, summarise_warehouse
+    from cmc_pipeline.orchestration import BUILD_SOURCES, build_warehouse, summarise_warehouse
 
     selected = [c.strip().upper() for c in countries.split(",") if c.strip()] or None
-    outcome = build_warehouse(selected)
+    chosen = [s.strip().lower() for s in sources.split(",") if s.strip()] or None
+    unknown = [s for s in chosen or [] if s not in BUILD_SOURCES]
+    if unknown:
+        raise click.UsageError(
+            f"unknown sources: {', '.join(unknown)}; choose among {', '.join(BUILD_SOURCES)}"
+        )
+    outcome = build_warehouse(selected, chosen)
     click.echo(summarise_warehouse(outcome))
     if not outcome.success:
         sys.exit(1)

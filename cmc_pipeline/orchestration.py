@@ -7,6 +7,7 @@ one process, visible afterwards in ``make dev``.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.lib.report import default_output_path as default_report_path
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
 from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.sources import SOURCE_NAMES
 from cmc_pipeline.steps.load_report import LoadReport
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
@@ -55,8 +57,37 @@ def load_definitions() -> dg.Definitions:
     return defs()
 
 
-def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
-    """Materialise every asset for ``countries`` (default all) in one in-process run."""
+# What `cmc build --sources` accepts: every upstream source, and the national uploads.
+BUILD_SOURCES = (*SOURCE_NAMES, "uploads")
+# The reference dimensions are rebuilt with any source: a catalogue change (a new
+# indicator) must reach core.dim_indicator before the facts are checked against it.
+ALWAYS_REBUILT = (dg.AssetKey(["core", "dim_country"]), dg.AssetKey(["core", "dim_indicator"]))
+
+
+def source_asset_keys(source: str) -> list[dg.AssetKey]:
+    """The assets a source's folder defines (the upload assets for ``uploads``)."""
+    if source not in BUILD_SOURCES:
+        raise ValueError(f"no source named {source!r}; the sources are {', '.join(BUILD_SOURCES)}")
+    module = (
+        "cmc_pipeline.defs.uploads.assets" if source == "uploads" else f"cmc_pipeline.sources.{source}.assets"
+    )
+    assets = dg.load_assets_from_modules([importlib.import_module(module)])
+    return [key for definition in assets for key in definition.keys]
+
+
+def build_selection(definitions: dg.Definitions, sources: list[str]) -> list[dg.AssetKey]:
+    """The assets of ``sources`` and everything downstream of them (marts, report …)."""
+    keys = [key for source in sources for key in source_asset_keys(source)]
+    selection = (
+        dg.AssetSelection.assets(*keys).downstream() | dg.AssetSelection.assets(*ALWAYS_REBUILT)
+    ).required_multi_asset_neighbors()
+    job_assets = set(definitions.resolve_job_def("build_warehouse").asset_layer.executable_asset_keys)
+    return sorted(set(selection.resolve(definitions.resolve_asset_graph())) & job_assets)
+
+
+def build_warehouse(countries: list[str] | None = None, sources: list[str] | None = None) -> BuildOutcome:
+    """Materialise every asset for ``countries`` (default all) in one in-process run; with
+    ``sources``, only those sources' assets and everything downstream of them."""
     partitions = cmc_iso3_codes()
     selected = countries or partitions
     unknown = [c for c in selected if c not in partitions]
@@ -65,7 +96,9 @@ def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
     # A partition range must be contiguous in partition order; a scattered selection runs
     # as one range per contiguous block.
     ranges = _contiguous_ranges([p for p in partitions if p in selected], partitions)
-    job = load_definitions().resolve_job_def("build_warehouse")
+    definitions = load_definitions()
+    job = definitions.resolve_job_def("build_warehouse")
+    asset_selection = build_selection(definitions, sources) if sources else None
     instance = dg.DagsterInstance.get()
     outcome = BuildOutcome(success=True, run_id="")
     for first, last in ranges:
@@ -74,6 +107,7 @@ def build_warehouse(countries: list[str] | None = None) -> BuildOutcome:
             run_config=QUIET_LOGS,
             tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last},
             raise_on_error=False,
+            asset_selection=asset_selection,
         )
         outcome.run_id = result.run_id
         outcome.success &= result.success
@@ -250,14 +284,14 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         by_source = warehouse.query(
             "SELECT source, count(DISTINCT country_iso3) AS countries, "
             "count(DISTINCT indicator_id) AS indicators, count(*) AS n, "
-            "bool_or(demonstration_data) AS demo FROM core.fact_observation GROUP BY 1 ORDER BY 1"
+            "count(*) FILTER (WHERE NOT demonstration_data) AS real_rows "
+            "FROM core.fact_observation GROUP BY 1 ORDER BY 1"
         )
-        lines.append("Sources in core.fact_observation:")
+        lines.append("Sources in core.fact_observation (real: published figures; the rest is labelled):")
         for row in by_source.itertuples():
-            label = f"  [{DEMONSTRATION_LABEL} in part]" if row.demo else ""
             lines.append(
                 f"  {row.source:<20} {row.n:>8,} observations, {row.countries} countries, "
-                f"{row.indicators} indicators{label}"
+                f"{row.indicators} indicators; {real_share(row.real_rows, row.n)}"
             )
         total = warehouse.query("SELECT count(DISTINCT country_iso3) AS n FROM core.fact_observation")
         lines.append(f"Countries with data: {int(total['n'].iloc[0])} of {len(cmc_iso3_codes())}")
@@ -267,6 +301,13 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
     if outcome is not None and outcome.checks:
         lines.extend(summarise_checks(outcome.checks))
     return "\n".join(lines)
+
+
+def real_share(real: int, total: int) -> str:
+    """ "100 % real", or how much is demonstration data, in the words the label uses."""
+    if total == 0 or real == total:
+        return "100 % real"
+    return f"{100 * real / total:.0f} % real, {100 * (total - real) / total:.0f} % {DEMONSTRATION_LABEL}"
 
 
 def summarise_checks(checks: list[CheckOutcome]) -> list[str]:

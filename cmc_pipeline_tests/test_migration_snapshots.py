@@ -7,14 +7,16 @@ import json
 
 from cmc_pipeline.lib.snapshots import SnapshotStore
 from cmc_pipeline.snapshots import generate_migration_demo as generator
+from cmc_pipeline.snapshots.generate_demo import snapshot_path
+from cmc_pipeline.sources import SOURCES_DIR
 
 
 def test_bundled_files_are_reproduced_byte_for_byte():
-    root = SnapshotStore().root
-    assert (root / generator.UNDESA_FILE).read_bytes() == generator.undesa_workbook_bytes()
-    assert (root / generator.GOVERNANCE_FILE).read_bytes() == generator.governance_workbook_bytes()
+    path = snapshot_path
+    assert path(generator.UNDESA_FILE).read_bytes() == generator.undesa_workbook_bytes()
+    assert path(generator.GOVERNANCE_FILE).read_bytes() == generator.governance_workbook_bytes()
     for year in generator.MMP_YEARS:
-        bundled = json.loads((root / f"missing_migrants/{year}.json").read_text(encoding="utf-8"))
+        bundled = json.loads(path(f"missing_migrants/{year}.json").read_text(encoding="utf-8"))
         assert bundled == generator.missing_migrants_records(year)
 
 
@@ -24,4 +26,4 @@ def test_every_new_snapshot_is_labelled_demonstration_and_there_is_no_dtm_file()
     assert {e.source for e in new} == set(generator.SOURCES)
     assert all(e.demonstration and "not" in e.note for e in new)
     assert not [e for e in entries if e.source == "dtm"]
-    assert not list(SnapshotStore().root.glob("**/*dtm*"))
+    assert not list(SOURCES_DIR.glob("*/snapshots/**/*dtm*"))

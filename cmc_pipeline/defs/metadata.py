@@ -44,7 +44,7 @@ def definition_metadata(table: str) -> dict:
     }
 
 
-def materialize_result(report: LoadReport) -> dg.MaterializeResult:
+def materialize_result(report: LoadReport, asset_key: dg.AssetKey | None = None) -> dg.MaterializeResult:
     contract = contract_for(report.table)
     metadata: dict = {
         "dagster/row_count": report.rows_written,
@@ -75,4 +75,4 @@ def materialize_result(report: LoadReport) -> dg.MaterializeResult:
         metadata["dissemination_level"] = level
     if report.preview is not None and len(report.preview):
         metadata["preview"] = dg.MetadataValue.md(report.preview.to_markdown(index=False))
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(asset_key=asset_key, metadata=metadata)

@@ -18,6 +18,7 @@ import dagster as dg
 from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.quality import RuleResult, offences_table, rules_for
 from cmc_pipeline.steps.load_report import LoadReport
+from cmc_pipeline.steps.review import REVIEW_TABLE
 
 SEVERITY = {"error": dg.AssetCheckSeverity.ERROR, "warning": dg.AssetCheckSeverity.WARN}
 
@@ -43,19 +44,73 @@ def check_specs_for(
         ]
 
 
-def check_events(context: dg.AssetExecutionContext, report: LoadReport) -> Iterator:
+def check_events(
+    context: dg.AssetExecutionContext, report: LoadReport, asset_key: dg.AssetKey | None = None
+) -> Iterator:
     """The check outputs Dagster expects from the step, then every rule's evaluation per
     partition (an ``AssetCheckResult`` cannot name its partition in a multi-partition run,
-    an ``AssetCheckEvaluation`` can)."""
+    an ``AssetCheckEvaluation`` can). ``asset_key`` names the table in a step that writes
+    several."""
+    asset_key = asset_key or context.asset_key
+    selected = {key.name for key in context.selected_asset_check_keys if key.asset_key == asset_key}
     for key in context.selected_asset_check_keys:
-        yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
+        if key.asset_key == asset_key:
+            yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
+    if REVIEW_CHECK in selected:
+        yield from review_evaluations(asset_key, report)
     if report.validation is None:
         return
-    selected = {key.name for key in context.selected_asset_check_keys}
-    asset_key = context.asset_key
     for result in report.validation.results:
         if result.rule.id in selected:
             yield evaluation(asset_key, result, report)
+
+
+# --- the review list of unmapped values --------------------------------------------------
+
+REVIEW_CHECK = "no_unmapped_values"
+
+
+def review_check_spec(asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            name=REVIEW_CHECK,
+            asset=asset_key,
+            description=(
+                "[warning] Every published code maps to a code list. A value that does not holds "
+                f"back its country × indicator slice (previous rows kept) and is listed in {REVIEW_TABLE}."
+            ),
+            partitions_def=partitions_def,
+            metadata={"review_table": REVIEW_TABLE, "severity": "warning"},
+        )
+
+
+def review_evaluations(asset_key: dg.AssetKey, report: LoadReport) -> Iterator[dg.AssetCheckEvaluation]:
+    """One evaluation per country of the batch: passed when nothing was held back."""
+    review = report.unmapped if report.unmapped is not None else None
+    for country in report.countries:
+        rows = review[review["country_iso3"] == country] if review is not None else None
+        held = 0 if rows is None else len(rows[["source", "slice"]].drop_duplicates())
+        metadata: dict = {
+            "values_without_mapping": 0 if rows is None else len(rows),
+            "slices_held_back": held,
+        }
+        if held:
+            shown = rows[["source", "slice", "column_name", "value", "row_count", "file", "first_line"]]
+            metadata["review"] = dg.MetadataValue.md(shown.head(20).to_markdown(index=False))
+        yield dg.AssetCheckEvaluation(
+            asset_key=asset_key,
+            check_name=REVIEW_CHECK,
+            passed=held == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                "every value mapped"
+                if held == 0
+                else f"{held} slice(s) held back for values with no mapping (see {REVIEW_TABLE})"
+            ),
+            metadata=metadata,
+            partition=country,
+        )
 
 
 def evaluation(asset_key: dg.AssetKey, result: RuleResult, report: LoadReport) -> dg.AssetCheckEvaluation:

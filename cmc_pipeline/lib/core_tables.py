@@ -22,7 +22,7 @@ from cmc_pipeline.sources.worldbank.to_core import SOURCE_WORLDBANK
 from cmc_pipeline.steps.facts import FACT_TABLE, empty_facts
 from cmc_pipeline.steps.gate import save_review, validate_and_save
 from cmc_pipeline.steps.load_report import LoadReport
-from cmc_pipeline.steps.review import Harmonised
+from cmc_pipeline.steps.review import REVIEW_TABLE, Harmonised, empty_review
 
 # Every source that feeds the fact table: its name there, and how it maps the staged rows
 # of a batch of countries. Each source owns its slice of the table.
@@ -60,6 +60,14 @@ def build_fact_observations(warehouse: Warehouse, batch: list[str]) -> LoadRepor
     for source in FACT_FEEDS:
         save_review(warehouse, report, source=source, table=FACT_TABLE, countries=batch)
     return report.finish(facts, batch)
+
+
+def review_report(facts_report: LoadReport) -> LoadReport:
+    """What the fact step wrote to the review list, as a report of its own."""
+    review = facts_report.unmapped if facts_report.unmapped is not None else empty_review()
+    report = LoadReport(REVIEW_TABLE, rows_written=len(review), preview=review.head(10))
+    report.countries = facts_report.countries
+    return report
 
 
 def build_dim_country(warehouse: Warehouse) -> LoadReport:

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cmc_pipeline.lib.http import SourceError
-from cmc_pipeline.lib.reference import cmc_iso3_codes, ilostat_indicators, worldbank_indicators
+from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.lib.snapshots import SnapshotEntry, SnapshotStore
+from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
 from cmc_pipeline.sources.ilostat.client import IlostatClient
 from cmc_pipeline.sources.missing_migrants import client as missing_migrants
 from cmc_pipeline.sources.missing_migrants.client import MissingMigrantsClient
 from cmc_pipeline.sources.undesa import client as undesa
 from cmc_pipeline.sources.undesa.client import UndesaClient
+from cmc_pipeline.sources.worldbank.catalogue import worldbank_indicators
 from cmc_pipeline.sources.worldbank.client import WorldBankClient
 from cmc_pipeline.steps.fetching import FetchedResponse
 

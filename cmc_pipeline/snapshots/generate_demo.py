@@ -43,7 +43,8 @@ from cmc_pipeline.sources.ilostat import client as ilostat
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 REFERENCE_DIR = SNAPSHOT_DIR.parent / "reference"
-WORLDBANK_BULK_DIR = SNAPSHOT_DIR / "worldbank_bulk_2022"
+SOURCES_DIR = SNAPSHOT_DIR.parent / "sources"
+WORLDBANK_BULK_DIR = SOURCES_DIR / "worldbank" / "snapshots" / "bulk_2022"
 
 # Changing the seed changes every demonstration value; keep it fixed.
 SEED = 20261124
@@ -73,8 +74,8 @@ def load_countries() -> list[Country]:
         return [Country(row["iso3"], row["iso2"], row["name_en"]) for row in csv.DictReader(handle)]
 
 
-def load_yaml_indicators(file_name: str) -> list[dict]:
-    with open(REFERENCE_DIR / file_name, encoding="utf-8") as handle:
+def load_yaml_indicators(source: str) -> list[dict]:
+    with open(SOURCES_DIR / source / "indicators.yaml", encoding="utf-8") as handle:
         return yaml.safe_load(handle)["indicators"]
 
 
@@ -705,7 +706,7 @@ def load_code_list() -> tuple[dict[str, int], list[str]]:
     """ILO codes in code-list order, and the country templates such as ``CDS_DES_``."""
     positions: dict[str, int] = {}
     template_prefixes = []
-    with open(REFERENCE_DIR / "ilo_codelists.csv", encoding="utf-8", newline="") as handle:
+    with open(SOURCES_DIR / "ilostat" / "ilo_codelists.csv", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             if row["code"].endswith("{ISO3}"):
                 template_prefixes.append(row["code"].removesuffix("{ISO3}"))
@@ -986,8 +987,14 @@ DEMO_ILOSTAT_NOTE = (
 # --------------------------------------------------------------------------------------
 
 
+def snapshot_path(relative: str) -> Path:
+    """``ilostat/X.csv`` → the ILOSTAT folder's ``snapshots/X.csv``."""
+    source, _, rest = relative.partition("/")
+    return SOURCES_DIR / source / "snapshots" / rest
+
+
 def write_text(relative: str, text: str, *, bom: bool = False) -> None:
-    path = SNAPSHOT_DIR / relative
+    path = snapshot_path(relative)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = ("\ufeff" + text if bom else text).encode("utf-8")
     if not path.exists() or path.read_bytes() != data:
@@ -997,7 +1004,7 @@ def write_text(relative: str, text: str, *, bom: bool = False) -> None:
 def write_ilostat(countries: list[Country]) -> list[dict]:
     entries = []
     cells = simulate_all_labour_cells()
-    for indicator in load_yaml_indicators("ilostat_indicators.yaml"):
+    for indicator in load_yaml_indicators("ilostat"):
         generation = indicator["fetch_order"][0]
         if generation == "bulk":
             dataset = f"{indicator['bulk_id']}_A"
@@ -1042,7 +1049,7 @@ def write_worldbank(countries: list[Country]) -> list[dict]:
     first_bulk = read_worldbank_bulk(next(iter(REAL_BULK_FILES.values())))
     names = worldbank_names(first_bulk, countries)
     economies = [c for c in countries if c.iso3 in names]
-    for indicator in load_yaml_indicators("worldbank_indicators.yaml"):
+    for indicator in load_yaml_indicators("worldbank"):
         indicator_id = indicator["indicator_id"]
         if indicator_id in REAL_BULK_FILES:
             bulk = read_worldbank_bulk(REAL_BULK_FILES[indicator_id])

@@ -29,7 +29,14 @@ from pathlib import Path
 
 from cmc_pipeline.lib.reference import countries
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
-from cmc_pipeline.snapshots.generate_demo import PROFILES, RETRIEVED_AT, SEED, jitter, population
+from cmc_pipeline.snapshots.generate_demo import (
+    PROFILES,
+    RETRIEVED_AT,
+    SEED,
+    jitter,
+    population,
+    snapshot_path,
+)
 from cmc_pipeline.sources.governance_needs import workbook as governance_needs
 from cmc_pipeline.sources.missing_migrants import client as missing_migrants
 from cmc_pipeline.sources.undesa import client as undesa
@@ -455,7 +462,7 @@ def governance_workbook_bytes() -> bytes:
 
 
 def _write(relative: str, data: bytes) -> None:
-    path = SNAPSHOT_DIR / relative
+    path = snapshot_path(relative)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_bytes() != data:
         path.write_bytes(data)

@@ -67,7 +67,7 @@ class UnmappedValues:
                     "file": rows[self.file_column].astype("string")
                     if self.file_column in rows
                     else pd.Series("", index=rows.index, dtype="string"),
-                    "line": rows[self.line_column] if self.line_column in rows else pd.NA,
+                    "line": rows.get(self.line_column, pd.NA),
                     "raw_sha256": rows["raw_sha256"].astype("string") if "raw_sha256" in rows else "",
                 },
                 index=rows.index,
