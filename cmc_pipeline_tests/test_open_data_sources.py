@@ -13,6 +13,7 @@ import responses
 from cmc_pipeline.lib import core_tables, http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPError
 from cmc_pipeline.lib.snapshots import SnapshotStore
+from cmc_pipeline.sources import SOURCES_DIR
 from cmc_pipeline.sources.ilostat import client as ilostat_client
 from cmc_pipeline.sources.ilostat import load as ilostat_load
 from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
