@@ -167,23 +167,55 @@ def import_group() -> None:
 
 
 def _import_file(kind: str, path: Path) -> None:
+    """Load a download and say exactly what this file changed: rows loaded, slices held
+    back for values with no mapping, countries a contract refused, rows skipped. Exits
+    non-zero when nothing was loaded."""
     prepare_dagster_home()
     from cmc_pipeline.lib.http import SourceError
-    from cmc_pipeline.orchestration import import_download
+    from cmc_pipeline.orchestration import import_file
+    from cmc_pipeline.sources.governance_needs.workbook import GovernanceWorkbookError
     from cmc_pipeline.steps.facts import HarmonisationError
 
     try:
-        report, fact_report = import_download(kind, path)
-    except (SourceError, HarmonisationError) as exc:
+        outcome = import_file(kind, path)
+    except (SourceError, HarmonisationError, GovernanceWorkbookError) as exc:
         raise click.ClickException(f"{path} was not loaded; the warehouse is unchanged.\n{exc}") from exc
-    click.echo(
-        f"Loaded {report.rows_written} rows from {path.name} into {report.table} for "
-        f"{len(report.countries)} countries ({', '.join(report.countries)}); "
-        f"{fact_report.rows_written} harmonised rows now in core.fact_observation for them."
-    )
+    report = outcome.report
+    if outcome.loaded:
+        where = (
+            f" for {len(report.countries)} countries ({', '.join(report.countries)})"
+            if report.countries
+            else ""
+        )
+        click.echo(f"Loaded {report.rows_written:,} rows from {path.name} into {report.table}{where}.")
+        if report.table != "core.governance_need":
+            click.echo(
+                f"  {outcome.facts_from_file:,} rows of core.fact_observation now come from this file."
+            )
     for reason, count in report.skipped.items():
-        click.echo(f"  skipped {count} rows: {reason}")
-    _echo_blocked(report, fact_report)
+        click.echo(f"  skipped {count:,} rows: {reason}")
+    if outcome.held_back is not None and len(outcome.held_back):
+        slices = outcome.held_back[["country_iso3", "slice"]].drop_duplicates()
+        click.echo(
+            f"  held back {len(slices)} country × indicator slice(s) for values with no mapping "
+            "(their previous rows are kept; listed in quality.unmapped_values):"
+        )
+        for row in outcome.held_back.head(20).itertuples():
+            click.echo(
+                f"    {row.country_iso3} × {row.slice}: column {row.column_name!r} has {row.value!r} "
+                f"in {row.row_count} row(s), first at line {row.first_line}"
+            )
+    _echo_blocked(report)
+    if outcome.refresh is not None and not outcome.refresh.success:
+        click.echo("  Rebuilding what depends on it failed: " + "; ".join(outcome.refresh.failures))
+    if not outcome.loaded:
+        raise click.ClickException(
+            f"{path.name}: no rows were loaded"
+            + ("" if report.skipped or report.blocked else " (the file holds no CMC rows)")
+            + "; the warehouse is unchanged."
+        )
+    if outcome.refresh is not None and not outcome.refresh.success:
+        sys.exit(1)
 
 
 def _echo_blocked(*reports) -> None:
@@ -258,7 +290,7 @@ def export(audience: str, formats: tuple[str, ...], output: Path | None) -> None
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_undesa(file: Path) -> None:
-    _import_migration_file("undesa", file)
+    _import_file("undesa", file)
 
 
 @import_group.command(
@@ -266,25 +298,7 @@ def import_undesa(file: Path) -> None:
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_governance_needs(file: Path) -> None:
-    _import_migration_file("governance_needs", file)
-
-
-def _import_migration_file(kind: str, path: Path) -> None:
-    prepare_dagster_home()
-    from cmc_pipeline.lib.http import SourceError
-    from cmc_pipeline.orchestration import import_migration_file
-    from cmc_pipeline.sources.governance_needs.workbook import GovernanceWorkbookError
-    from cmc_pipeline.steps.facts import HarmonisationError
-
-    try:
-        reports = import_migration_file(kind, path)
-    except (SourceError, HarmonisationError, GovernanceWorkbookError) as exc:
-        raise click.ClickException(f"{path} was not loaded; the warehouse is unchanged.\n{exc}") from exc
-    for report in reports:
-        click.echo(f"{report.rows_written:>8,} rows now in {report.table}")
-        for reason, count in report.skipped.items():
-            click.echo(f"  skipped {count} rows: {reason}")
-    _echo_blocked(*reports)
+    _import_file("governance_needs", file)
 
 
 @main.command(help="Write an empty template for a dataset that people key or upload.")

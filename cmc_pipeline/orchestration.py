@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from cmc_pipeline import settings
 from cmc_pipeline.lib import core_tables
@@ -20,7 +21,9 @@ from cmc_pipeline.lib.report import default_output_path as default_report_path
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.sources import SOURCE_NAMES
+from cmc_pipeline.steps.facts import FACT_TABLE
 from cmc_pipeline.steps.load_report import LoadReport
+from cmc_pipeline.steps.review import REVIEW_TABLE
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
@@ -85,9 +88,14 @@ def build_selection(definitions: dg.Definitions, sources: list[str]) -> list[dg.
     return sorted(set(selection.resolve(definitions.resolve_asset_graph())) & job_assets)
 
 
-def build_warehouse(countries: list[str] | None = None, sources: list[str] | None = None) -> BuildOutcome:
+def build_warehouse(
+    countries: list[str] | None = None,
+    sources: list[str] | None = None,
+    asset_selection: list[dg.AssetKey] | None = None,
+) -> BuildOutcome:
     """Materialise every asset for ``countries`` (default all) in one in-process run; with
-    ``sources``, only those sources' assets and everything downstream of them."""
+    ``sources``, only those sources' assets and everything downstream of them; with
+    ``asset_selection``, exactly those assets."""
     partitions = cmc_iso3_codes()
     selected = countries or partitions
     unknown = [c for c in selected if c not in partitions]
@@ -98,7 +106,8 @@ def build_warehouse(countries: list[str] | None = None, sources: list[str] | Non
     ranges = _contiguous_ranges([p for p in partitions if p in selected], partitions)
     definitions = load_definitions()
     job = definitions.resolve_job_def("build_warehouse")
-    asset_selection = build_selection(definitions, sources) if sources else None
+    if sources:
+        asset_selection = build_selection(definitions, sources)
     instance = dg.DagsterInstance.get()
     outcome = BuildOutcome(success=True, run_id="")
     for first, last in ranges:
@@ -167,54 +176,74 @@ def ensure_reference_tables(warehouse: Warehouse) -> None:
             build(warehouse)
 
 
-def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
-    """Load a user's download, rebuild core facts for its countries, and record both
-    materialisations in the Dagster instance so the UI's asset history shows them."""
+@dataclass
+class ImportOutcome:
+    """What `cmc import` did, in this import's own numbers (never the table's totals)."""
+
+    report: LoadReport  # the staging (or core) table the file went into
+    facts_from_file: int = 0  # rows of core.fact_observation that now come from this file
+    held_back: pd.DataFrame | None = None  # review-list rows for this file's values
+    refresh: BuildOutcome | None = None  # the run that rebuilt what is downstream
+
+    @property
+    def loaded(self) -> bool:
+        return self.report.rows_written > 0
+
+
+# `cmc import KIND FILE`: the loader of each kind and the asset its rows land in; what is
+# downstream of that asset (facts, dimensions, marts, the report) is rebuilt after it.
+IMPORT_TARGETS = {
+    "ilostat": ("cmc_pipeline.sources.ilostat.load:import_ilostat_file", ["staging", "ilostat_observations"]),
+    "worldbank": (
+        "cmc_pipeline.sources.worldbank.load:import_worldbank_file",
+        ["staging", "worldbank_observations"],
+    ),
+    "undesa": ("cmc_pipeline.sources.undesa.load:import_undesa_file", ["staging", "undesa_migrant_stock"]),
+    "governance_needs": (
+        "cmc_pipeline.sources.governance_needs.workbook:import_workbook_file",
+        ["core", "governance_need"],
+    ),
+}
+
+
+def import_file(kind: str, path: Path) -> ImportOutcome:
+    """Load a user's download, then rebuild everything downstream of what it changed in one
+    Dagster run (facts, dimensions, marts, the report), so the warehouse stays consistent
+    with the file and the UI shows the run. The load itself is recorded for the UI too."""
+    target, key = IMPORT_TARGETS[kind]
+    module, _, function = target.partition(":")
+    importer = getattr(importlib.import_module(module), function)
     warehouse = Warehouse(settings.warehouse_url())
     ensure_reference_tables(warehouse)
-    from cmc_pipeline.sources.ilostat.load import import_ilostat_file
-    from cmc_pipeline.sources.worldbank.load import import_worldbank_file
-
-    importer = {"ilostat": import_ilostat_file, "worldbank": import_worldbank_file}[kind]
     report = importer(path, warehouse, settings.raw_dir(), uploader=f"cmc import {kind}")
-    fact_report = core_tables.build_fact_observations(warehouse, report.countries)
-    _record_imports([report, fact_report], kind, path)
-    return report, fact_report
-
-
-def import_migration_file(kind: str, path: Path) -> list[LoadReport]:
-    """Load a UN DESA workbook (then rebuild corridors and its countries' facts) or a
-    governance-needs workbook, and record the materialisations for the UI."""
-    from cmc_pipeline.sources.governance_needs import workbook as governance_needs
-    from cmc_pipeline.sources.undesa import load as undesa_load
-
-    warehouse = Warehouse(settings.warehouse_url())
-    ensure_reference_tables(warehouse)
-    uploader = f"cmc import {kind}"
-    if kind == "undesa":
-        report = undesa_load.import_undesa_file(path, warehouse, settings.raw_dir(), uploader=uploader)
-        cmc = [c for c in cmc_iso3_codes() if c in report.countries]
-        reports = [
-            report,
-            undesa_load.build_migration_corridors(warehouse),
-            core_tables.build_fact_observations(warehouse, cmc),
-        ]
-    elif kind == "governance_needs":
-        body = Path(path).read_bytes()
-        reports = [
-            governance_needs.load_workbook_into_warehouse(
-                body,
-                Path(path).name,
-                warehouse,
-                settings.raw_dir(),
-                demonstration=False,
-                provenance={"uploader": uploader, "url": str(path)},
+    _record_imports([report], kind, path)
+    outcome = ImportOutcome(report)
+    if not outcome.loaded:
+        return outcome
+    countries = [c for c in cmc_iso3_codes() if c in report.countries and c not in report.blocked]
+    outcome.refresh = refresh_downstream(dg.AssetKey(key), countries or cmc_iso3_codes())
+    shas = [f["sha256"] for f in report.raw_files]
+    if shas and warehouse.table_exists(FACT_TABLE):
+        marks = ", ".join(["?"] * len(shas))
+        found = warehouse.query(f"SELECT count(*) AS n FROM {FACT_TABLE} WHERE raw_sha256 IN ({marks})", shas)
+        outcome.facts_from_file = int(found["n"].iloc[0])
+        if warehouse.table_exists(REVIEW_TABLE):
+            outcome.held_back = warehouse.query(
+                f"SELECT * FROM {REVIEW_TABLE} WHERE raw_sha256 IN ({marks}) ORDER BY 3, 4, 5", shas
             )
-        ]
-    else:
-        raise ValueError(f"no importer for {kind!r}")
-    _record_imports(reports, kind, path)
-    return reports
+    return outcome
+
+
+def refresh_downstream(key: dg.AssetKey, countries: list[str]) -> BuildOutcome:
+    """Rebuild every asset downstream of ``key`` (not ``key`` itself) for ``countries``."""
+    definitions = load_definitions()
+    selection = (
+        dg.AssetSelection.assets(key).downstream(include_self=False)
+        | dg.AssetSelection.assets(*ALWAYS_REBUILT)
+    ).required_multi_asset_neighbors()
+    job_assets = set(definitions.resolve_job_def("build_warehouse").asset_layer.executable_asset_keys)
+    keys = sorted(set(selection.resolve(definitions.resolve_asset_graph())) & job_assets)
+    return build_warehouse(countries, asset_selection=keys)
 
 
 def load_upload_now(path: Path, dataset: str, country: str):

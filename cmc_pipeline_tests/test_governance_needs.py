@@ -169,7 +169,7 @@ def test_a_failed_import_says_so_and_leaves_the_warehouse_unchanged(tmp_path, da
     runner = CliRunner()
     loaded = runner.invoke(main, ["import", "governance_needs", str(good)])
     assert loaded.exit_code == 0, loaded.output
-    assert "2 rows now in core.governance_need" in loaded.output
+    assert "Loaded 2 rows from" in loaded.output and "into core.governance_need" in loaded.output
 
     bad = tmp_path / "needs_v2.xlsx"
     keyed_workbook([finding(), finding(mgf_domain="Rights of migrants")], bad)

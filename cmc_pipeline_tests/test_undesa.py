@@ -221,7 +221,7 @@ def test_cmc_import_undesa_loads_the_workbook_and_rebuilds_the_facts(tmp_path, d
     result = CliRunner().invoke(main, ["import", "undesa", str(workbook)])
 
     assert result.exit_code == 0, result.output
-    assert "120 rows now in staging.undesa_migrant_stock" in result.output
+    assert "Loaded 120 rows from" in result.output and "into staging.undesa_migrant_stock" in result.output
     assert "skipped 1 rows: pairs without a CMC country" in result.output
     facts = warehouse.query(
         "SELECT country_iso3, indicator_id, breakdown_1, value FROM core.fact_observation "

@@ -494,3 +494,15 @@ def load_configured_workbook(workbook: str, warehouse: Warehouse, raw_root: Path
         demonstration=entry.demonstration,
         provenance={"url": f"snapshot:{entry.file}", "producer": "cmc-pipeline demonstration generator"},
     )
+
+
+def import_workbook_file(path: Path, warehouse: Warehouse, raw_root: Path, *, uploader: str):
+    """`cmc import governance_needs FILE`: an analyst's workbook, loaded whole or not at all."""
+    return load_workbook_into_warehouse(
+        Path(path).read_bytes(),
+        Path(path).name,
+        warehouse,
+        raw_root,
+        demonstration=False,
+        provenance={"uploader": uploader, "url": str(path)},
+    )
