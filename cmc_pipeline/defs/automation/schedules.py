@@ -106,7 +106,7 @@ def refresh_job(refresh: Refresh) -> dg.UnresolvedAssetJobDefinition:
     sources = [key for key in refresh.asset_keys if key.path[0] == "staging"]
     selection = (
         dg.AssetSelection.assets(*refresh.asset_keys) | dg.AssetSelection.assets(*sources).downstream()
-    )
+    ).required_multi_asset_neighbors()
     return dg.define_asset_job(
         refresh.job_name,
         selection=selection - FRESHNESS_CHECKS,
