@@ -193,7 +193,7 @@ def _import_file(kind: str, path: Path) -> None:
                 f"  {outcome.facts_from_file:,} rows of core.fact_observation now come from this file."
             )
     for reason, count in report.skipped.items():
-        click.echo(f"  skipped {count:,} rows: {reason}")
+        click.echo(f"  skipped {count:,} rows: {reason}" if count else f"  note: {reason}")
     if outcome.held_back is not None and len(outcome.held_back):
         slices = outcome.held_back[["country_iso3", "slice"]].drop_duplicates()
         click.echo(

@@ -190,19 +190,13 @@ class ImportOutcome:
         return self.report.rows_written > 0
 
 
-# `cmc import KIND FILE`: the loader of each kind and the asset its rows land in; what is
-# downstream of that asset (facts, dimensions, marts, the report) is rebuilt after it.
-IMPORT_TARGETS = {
-    "ilostat": ("cmc_pipeline.sources.ilostat.load:import_ilostat_file", ["staging", "ilostat_observations"]),
-    "worldbank": (
-        "cmc_pipeline.sources.worldbank.load:import_worldbank_file",
-        ["staging", "worldbank_observations"],
-    ),
-    "undesa": ("cmc_pipeline.sources.undesa.load:import_undesa_file", ["staging", "undesa_migrant_stock"]),
-    "governance_needs": (
-        "cmc_pipeline.sources.governance_needs.workbook:import_workbook_file",
-        ["core", "governance_need"],
-    ),
+# `cmc import KIND FILE`: the loader of each kind. What is downstream of the table it
+# wrote (facts, dimensions, marts, the report) is rebuilt after it.
+IMPORTERS = {
+    "ilostat": "cmc_pipeline.sources.ilostat.load:import_ilostat_file",
+    "worldbank": "cmc_pipeline.sources.worldbank.load:import_worldbank_file",
+    "undesa": "cmc_pipeline.sources.undesa.load:import_undesa_file",
+    "governance_needs": "cmc_pipeline.sources.governance_needs.workbook:import_workbook_file",
 }
 
 
@@ -210,8 +204,7 @@ def import_file(kind: str, path: Path) -> ImportOutcome:
     """Load a user's download, then rebuild everything downstream of what it changed in one
     Dagster run (facts, dimensions, marts, the report), so the warehouse stays consistent
     with the file and the UI shows the run. The load itself is recorded for the UI too."""
-    target, key = IMPORT_TARGETS[kind]
-    module, _, function = target.partition(":")
+    module, _, function = IMPORTERS[kind].partition(":")
     importer = getattr(importlib.import_module(module), function)
     warehouse = Warehouse(settings.warehouse_url())
     ensure_reference_tables(warehouse)
@@ -221,7 +214,8 @@ def import_file(kind: str, path: Path) -> ImportOutcome:
     if not outcome.loaded:
         return outcome
     countries = [c for c in cmc_iso3_codes() if c in report.countries and c not in report.blocked]
-    outcome.refresh = refresh_downstream(dg.AssetKey(key), countries or cmc_iso3_codes())
+    written = dg.AssetKey(report.table.split("."))
+    outcome.refresh = refresh_downstream(written, countries or cmc_iso3_codes())
     shas = [f["sha256"] for f in report.raw_files]
     if shas and warehouse.table_exists(FACT_TABLE):
         marks = ", ".join(["?"] * len(shas))
