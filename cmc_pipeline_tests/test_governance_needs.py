@@ -126,7 +126,7 @@ def test_the_demonstration_workbook_covers_the_ten_mgna_countries_and_says_what_
 def needs_snapshot_root():
     from cmc_pipeline.lib.snapshots import SnapshotStore
 
-    return SnapshotStore().root
+    return SnapshotStore().folder("governance_needs")
 
 
 def needs_snapshot_entries():
