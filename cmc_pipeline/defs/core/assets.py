@@ -59,6 +59,7 @@ def dim_indicator(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         dg.AssetKey(["staging", "ilostat_observations"]),
         dg.AssetKey(["staging", "worldbank_observations"]),
         dg.AssetKey(["staging", "undesa_migrant_stock"]),
+        dg.AssetKey(["staging", "undesa_stock_by_destination"]),
         dg.AssetKey(["core", "migrant_incident"]),
         dim_country,
         dim_indicator,
