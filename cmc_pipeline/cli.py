@@ -239,8 +239,10 @@ def export(audience: str, formats: tuple[str, ...], output: Path | None) -> None
 
 @import_group.command(
     name="undesa",
-    help="The UN DESA International Migrant Stock 'destination and origin' workbook "
-    "(undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx).",
+    help="A UN DESA International Migrant Stock workbook: by destination (Rev.2019 "
+    "UN_MigrantStockTotal_2019.xlsx, Rev.2020 undesa_pd_2020_ims_stock_by_sex_and_destination.xlsx) "
+    "or destination and origin (undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx). "
+    "Exit status 0 only if rows were loaded.",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_undesa(file: Path) -> None:
@@ -269,8 +271,17 @@ def _import_migration_file(kind: str, path: Path) -> None:
     for report in reports:
         click.echo(f"{report.rows_written:>8,} rows now in {report.table}")
         for reason, count in report.skipped.items():
-            click.echo(f"  skipped {count} rows: {reason}")
+            click.echo(f"  skipped {count} rows: {reason}" if count else f"  note: {reason}")
+        if report.unmapped is not None and len(report.unmapped):
+            from cmc_pipeline.steps.review import REVIEW_TABLE, describe
+
+            click.echo(
+                f"  held back {int(report.unmapped['row_count'].sum())} values (listed in {REVIEW_TABLE}):"
+            )
+            click.echo(describe(report.unmapped))
     _echo_blocked(*reports)
+    if kind == "undesa" and not reports[0].rows_written:
+        raise click.ClickException(f"{path}: no rows were loaded into {reports[0].table}.")
 
 
 @main.command(help="Write an empty template for a dataset that people key or upload.")
