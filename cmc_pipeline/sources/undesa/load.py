@@ -141,6 +141,11 @@ def _stage_by_destination(sheets, response, sha256, where, name, warehouse, repo
         batch=None,
         slice_for=lambda _: {"revision": [revision]},
     )
+    if not report.validation.passed:
+        lines = "\n  ".join(report.validation.report_lines(limit_per_rule=3))
+        raise SourceFormatError(
+            f"{where}: refused by the contract of {DESTINATION_STAGING}; nothing was loaded:\n  {lines}"
+        )
     _save_review(warehouse, report, revision)
     return report
 
