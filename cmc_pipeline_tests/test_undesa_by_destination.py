@@ -313,6 +313,8 @@ def test_the_built_warehouse_holds_the_published_2020_stocks_and_the_2020_revisi
     # both are in staging.
     assert jamaica.at["2005", "value"] == float(published_value(REV_2020, "Table 1", JAMAICA, 2005))
     assert jamaica.at["2005", "source_series_id"] == "IMS Rev.2020 by destination, Table 1"
+    # The series is Rev.2020's throughout: Rev.2019's own 2019 estimate stays in staging.
+    assert "2019" not in jamaica.index
     staged = warehouse.query(
         "SELECT revision, value FROM staging.undesa_stock_by_destination WHERE country_iso3 = 'JAM' "
         "AND measure = 'migrant_stock' AND year = 2005 AND sex = 'both sexes' ORDER BY revision"

@@ -29,9 +29,10 @@ CONFIDENTIAL = {"~": "C"}
 
 
 def destination_facts(staging: pd.DataFrame) -> pd.DataFrame:
-    """Facts from the by-destination tables; where several revisions give a figure for the
-    same country × indicator × year, the newest revision's figures are kept (the others
-    stay in staging). A revision that gives no figure ('..') does not hide an older one."""
+    """Facts from the by-destination tables; where several revisions give a country's series
+    (country × indicator), the newest revision's series is kept — the older ones, including
+    years only they give (2019 in Rev.2019), stay in staging. A revision that gives no
+    figure at all for a series ('..' throughout) does not hide an older one."""
     rows = staging[staging["value"].notna() | staging["value_marker"].isin(list(CONFIDENTIAL))]
     unknown_sex = ~rows["sex"].isin(list(UNDESA_SEX))
     unknown_measure = ~rows["measure"].isin(list(DESTINATION_INDICATORS))
@@ -40,9 +41,10 @@ def destination_facts(staging: pd.DataFrame) -> pd.DataFrame:
             f"UN DESA by-destination rows with no mapping: sex {sorted(set(rows['sex'][unknown_sex]))}, "
             f"measure {sorted(set(rows['measure'][unknown_measure]))}"
         )
-    # One revision per country × measure × year, all sexes from it: taking each sex from
-    # whichever revision has it could add up males and females of different revisions.
-    slice_key = ["country_iso3", "measure", "year"]
+    # One revision per country × measure, every year and sex from it: a revision re-estimates
+    # the whole series (Rev.2020 revised 1990–2015 and counts refugees differently), so a
+    # series stitched from two revisions would show jumps that are no real change.
+    slice_key = ["country_iso3", "measure"]
     newest = rows.groupby(slice_key)["revision"].transform("max")
     rows = rows[rows["revision"] == newest]
     mapped = rows["measure"].map(DESTINATION_INDICATORS)
