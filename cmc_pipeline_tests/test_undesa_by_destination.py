@@ -160,20 +160,23 @@ def test_an_unknown_code_or_sex_block_holds_back_only_its_values(with_unknowns):
 # --- `cmc import undesa` -----------------------------------------------------------------
 
 
-def test_cmc_import_of_the_real_2020_workbook_loads_the_stocks(data_dir, warehouse):
-    result = CliRunner().invoke(main, ["import", "undesa", str(REV_2020)])
+@pytest.mark.parametrize(
+    ("path", "revision", "regions"), [(REV_2020, "2020", 294), (REV_2019, "2019", 288)], ids=["2020", "2019"]
+)
+def test_cmc_import_of_a_real_workbook_loads_its_stocks(data_dir, warehouse, path, revision, regions):
+    result = CliRunner().invoke(main, ["import", "undesa", str(path)])
 
     assert result.exit_code == 0, result.output
     assert "2,100 rows now in staging.undesa_stock_by_destination" in result.output
-    assert "skipped 294 rows: regions and development or income groups" in result.output
-    expected = published_value(REV_2020, "Table 1", JAMAICA, 2020)
+    assert f"skipped {regions} rows: regions and development or income groups" in result.output
+    expected = published_value(path, "Table 1", JAMAICA, int(revision))
     facts = warehouse.query(
         "SELECT value, unit, source_series_id, demonstration_data FROM core.fact_observation "
-        "WHERE country_iso3 = 'JAM' AND indicator_id = 'UNDESA_IMS_MIGRANT_STOCK' AND period = '2020' "
-        "AND sex = 'SEX_T'"
+        "WHERE country_iso3 = 'JAM' AND indicator_id = 'UNDESA_IMS_MIGRANT_STOCK' "
+        f"AND period = '{revision}' AND sex = 'SEX_T'"
     )
     assert facts.values.tolist() == [
-        [float(expected), "persons", "IMS Rev.2020 by destination, Table 1", False]
+        [float(expected), "persons", f"IMS Rev.{revision} by destination, Table 1", False]
     ]
 
 
