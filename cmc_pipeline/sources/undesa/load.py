@@ -87,8 +87,8 @@ def _stage(
     """Land the workbook, tell its layout from its headers, stage it."""
     name = Path(response.url).name
     where = f"UN DESA workbook {name}"
-    sheets = parser.open_workbook(response.body, where)  # refuses a non-workbook before landing
-    landed = land_response(response, raw_root, uploader=uploader)
+    landed = land_response(response, raw_root, uploader=uploader)  # kept even if it is unreadable
+    sheets = parser.open_workbook(response.body, where)
     if any(parser.is_destination_origin(rows) for rows in sheets.values()):
         report = LoadReport(UNDESA_STAGING)
         report.note_landing(response, landed)
