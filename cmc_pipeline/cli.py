@@ -285,8 +285,10 @@ def export(audience: str, formats: tuple[str, ...], output: Path | None) -> None
 
 @import_group.command(
     name="undesa",
-    help="The UN DESA International Migrant Stock 'destination and origin' workbook "
-    "(undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx).",
+    help="A UN DESA International Migrant Stock workbook: by destination (Rev.2019 "
+    "UN_MigrantStockTotal_2019.xlsx, Rev.2020 undesa_pd_2020_ims_stock_by_sex_and_destination.xlsx) "
+    "or destination and origin (undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx). "
+    "Exit status 0 only if rows were loaded.",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_undesa(file: Path) -> None:

@@ -221,7 +221,9 @@ def import_file(kind: str, path: Path) -> ImportOutcome:
         marks = ", ".join(["?"] * len(shas))
         found = warehouse.query(f"SELECT count(*) AS n FROM {FACT_TABLE} WHERE raw_sha256 IN ({marks})", shas)
         outcome.facts_from_file = int(found["n"].iloc[0])
-        if warehouse.table_exists(REVIEW_TABLE):
+        if report.unmapped is not None and len(report.unmapped):
+            outcome.held_back = report.unmapped
+        elif warehouse.table_exists(REVIEW_TABLE):
             outcome.held_back = warehouse.query(
                 f"SELECT * FROM {REVIEW_TABLE} WHERE raw_sha256 IN ({marks}) ORDER BY 3, 4, 5", shas
             )

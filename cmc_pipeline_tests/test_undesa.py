@@ -12,6 +12,7 @@ from cmc_pipeline.lib.http import SourceFormatError
 from cmc_pipeline.lib.snapshots import SnapshotEntry, SnapshotStore
 from cmc_pipeline.sources.undesa import client as undesa
 from cmc_pipeline.sources.undesa import load as undesa_load
+from cmc_pipeline.sources.undesa import parser
 
 YEARS = (1990, 1995, 2000, 2005, 2010, 2015, 2020, 2024)
 # (destination name, destination code, origin name, origin code, both sexes in 1990)
@@ -77,8 +78,8 @@ def ims_workbook(
 
 
 def test_the_header_row_is_found_wherever_the_title_rows_end():
-    at_row_10, _ = undesa.parse_workbook(ims_workbook(title_rows=10), origin="a.xlsx")
-    at_row_16, _ = undesa.parse_workbook(ims_workbook(title_rows=16), origin="b.xlsx")
+    at_row_10, _ = parser.parse_workbook(ims_workbook(title_rows=10), origin="a.xlsx")
+    at_row_16, _ = parser.parse_workbook(ims_workbook(title_rows=16), origin="b.xlsx")
 
     assert len(at_row_10) == len(at_row_16) == 5 * len(YEARS) * 3
     columns = ["destination_code", "origin_code", "year", "sex", "value"]
@@ -87,7 +88,7 @@ def test_the_header_row_is_found_wherever_the_title_rows_end():
 
 
 def test_codes_map_to_iso3_and_aggregates_are_recognised_not_guessed():
-    rows, skipped = undesa.parse_workbook(ims_workbook(), origin="a.xlsx")
+    rows, skipped = parser.parse_workbook(ims_workbook(), origin="a.xlsx")
 
     kinds = rows.drop_duplicates(["destination_code", "origin_code"])
     ends = (
@@ -104,8 +105,8 @@ def test_codes_map_to_iso3_and_aggregates_are_recognised_not_guessed():
 
 
 def test_sex_blocks_come_from_the_merged_labels_or_else_from_the_order_of_the_years():
-    labelled, _ = undesa.parse_workbook(ims_workbook(), origin="a.xlsx")
-    unlabelled, _ = undesa.parse_workbook(ims_workbook(block_labels=False), origin="b.xlsx")
+    labelled, _ = parser.parse_workbook(ims_workbook(), origin="a.xlsx")
+    unlabelled, _ = parser.parse_workbook(ims_workbook(block_labels=False), origin="b.xlsx")
 
     for frame in (labelled, unlabelled):
         jamaica_2024 = frame[(frame["destination_code"] == "900") & (frame["year"] == 2024)]
@@ -114,20 +115,20 @@ def test_sex_blocks_come_from_the_merged_labels_or_else_from_the_order_of_the_ye
 
 
 def test_merged_title_cells_do_not_disturb_reading():
-    merged, _ = undesa.parse_workbook(ims_workbook(merge_titles=True), origin="a.xlsx")
-    plain, _ = undesa.parse_workbook(ims_workbook(merge_titles=False), origin="b.xlsx")
+    merged, _ = parser.parse_workbook(ims_workbook(merge_titles=True), origin="a.xlsx")
+    plain, _ = parser.parse_workbook(ims_workbook(merge_titles=False), origin="b.xlsx")
     assert merged.equals(plain)
 
 
 def test_no_estimate_marker_is_a_missing_value():
-    rows, _ = undesa.parse_workbook(ims_workbook(value=".."), origin="a.xlsx")
+    rows, _ = parser.parse_workbook(ims_workbook(value=".."), origin="a.xlsx")
     first = rows[(rows["source_row_number"] == 11) & (rows["year"] == 1990) & (rows["sex"] == "both sexes")]
     assert first["value"].isna().all()
 
 
 def test_a_text_value_is_refused_naming_row_column_and_year():
     with pytest.raises(SourceFormatError) as error:
-        undesa.parse_workbook(ims_workbook(value="about 1000"), origin="ims.xlsx")
+        parser.parse_workbook(ims_workbook(value="about 1000"), origin="ims.xlsx")
     message = str(error.value)
     assert "ims.xlsx" in message and "row 11" in message and "column H" in message
     assert "1990" in message and "'about 1000'" in message
@@ -135,7 +136,7 @@ def test_a_text_value_is_refused_naming_row_column_and_year():
 
 def test_a_renamed_sheet_is_reported_with_the_sheets_found():
     with pytest.raises(SourceFormatError) as error:
-        undesa.parse_workbook(ims_workbook(sheet="Destination and origin"), origin="ims.xlsx")
+        parser.parse_workbook(ims_workbook(sheet="Destination and origin"), origin="ims.xlsx")
     message = str(error.value)
     assert "ims.xlsx" in message and "'Table 1'" in message and "Destination and origin" in message
 
@@ -143,7 +144,7 @@ def test_a_renamed_sheet_is_reported_with_the_sheets_found():
 def test_an_m49_code_that_is_neither_country_nor_aggregate_fails_naming_code_and_row():
     rows = [*ROWS, ("Jamaica", 388, "Atlantis", 999, 10)]
     with pytest.raises(SourceFormatError) as error:
-        undesa.parse_workbook(ims_workbook(rows=rows), origin="ims.xlsx")
+        parser.parse_workbook(ims_workbook(rows=rows), origin="ims.xlsx")
     message = str(error.value)
     assert "location code 999 ('Atlantis') of origin" in message
     assert "row 17" in message and "m49_aggregates.csv" in message
@@ -156,18 +157,18 @@ def test_a_workbook_without_the_header_row_says_what_it_looked_for():
     saved = io.BytesIO()
     workbook.save(saved)
     with pytest.raises(SourceFormatError, match=r"no header row.*Location code of destination"):
-        undesa.parse_workbook(saved.getvalue(), origin="other.xlsx")
+        parser.parse_workbook(saved.getvalue(), origin="other.xlsx")
 
 
 def test_an_unreadable_file_is_not_a_workbook():
     with pytest.raises(SourceFormatError, match=r"ims\.xlsx: not a readable \.xlsx workbook"):
-        undesa.parse_workbook(b"Index,Region\n1,World\n", origin="ims.xlsx")
+        parser.parse_workbook(b"Index,Region\n1,World\n", origin="ims.xlsx")
 
 
 def _client_serving(folder, body: bytes, *, demonstration: bool) -> undesa.UndesaClient:
     """A snapshot-mode client whose recorded workbook is ``body``."""
-    folder.mkdir(exist_ok=True)
-    (folder / "ims.xlsx").write_bytes(body)
+    (folder / "undesa").mkdir(parents=True, exist_ok=True)
+    (folder / "undesa" / "ims.xlsx").write_bytes(body)
     store = SnapshotStore(folder)
     store._entries = [
         SnapshotEntry("undesa", undesa.DATASET_ID, undesa.API, 1, "ims.xlsx", "https://example.org/ims.xlsx",

@@ -74,6 +74,12 @@ SHORT_LABELS = {
     "SM.POP.NETM": "Net migration",
     "SL.TLF.TOTL.IN": "Labour force (WDI)",
     "SP.POP.TOTL": "Population",
+    "UNDESA_IMS_MIGRANT_STOCK": "International migrant stock",
+    "UNDESA_IMS_MIGRANT_STOCK_PCT_POP": "Migrant stock, % population",
+    "UNDESA_IMS_FEMALE_PCT_STOCK": "Female migrants, % stock",
+    "UNDESA_IMS_REFUGEES": "Refugees and asylum seekers",
+    "UNDESA_IMS_REFUGEES_PCT_STOCK": "Refugees, % stock",
+    "UNDESA_IMS_TOTAL_POPULATION": "Population (UN DESA)",
 }
 # Heat-map sub-headings name each column's source in a few letters.
 SOURCE_ABBREVIATIONS = {SOURCE_ILOSTAT: "ILO", SOURCE_WORLDBANK: "WDI"}
@@ -503,9 +509,10 @@ def _indicator_figures(reader: _Reader, labour: pd.DataFrame, years: tuple[int, 
         figure(
             anchor="migrant-stock",
             title="International migrants as a share of the population (%)",
-            description="International migrant stock ÷ population, in the years the stock is estimated.",
-            provenance=reader.provenance(["migrant_stock", "population"], table),
-            tidy=_long(labour, {"value": _ratio(labour, "migrant_stock", "population", 100)}),
+            description="International migrant stock as a percentage of the total population, as UN DESA "
+            "publishes it, in the years the stock is estimated.",
+            provenance=reader.provenance(["migrant_stock_pct_population"], table),
+            tidy=_long(labour, {"value": labour["migrant_stock_pct_population"]}),
             series=one,
             scale=charts.PERCENT,
             shared_y=True,

@@ -75,7 +75,7 @@ REFRESHES: tuple[Refresh, ...] = (
     ),
     Refresh(
         "refresh_undesa",
-        ("staging.undesa_migrant_stock",),
+        ("staging.undesa_migrant_stock", "staging.undesa_stock_by_destination"),
         day=15,
         at="03:00",
         description="UN DESA International Migrant Stock: stocks, corridors and the facts built on them.",

@@ -83,6 +83,7 @@ REVIEW = dg.AssetKey(["quality", "unmapped_values"])
                 dg.AssetKey(["staging", "ilostat_observations"]),
                 dg.AssetKey(["staging", "worldbank_observations"]),
                 dg.AssetKey(["staging", "undesa_migrant_stock"]),
+                dg.AssetKey(["staging", "undesa_stock_by_destination"]),
                 dg.AssetKey(["core", "migrant_incident"]),
                 dim_country,
                 dim_indicator,

@@ -1,4 +1,6 @@
 """UN DESA International Migrant Stock rows → core.fact_observation and core.migration_corridor."""
+# Two staging tables feed the facts: the by-destination tables (real workbooks of Rev.2019
+# and Rev.2020; ``destination_facts``) and the destination × origin table (``undesa_to_facts``).
 
 from __future__ import annotations
 
@@ -6,11 +8,69 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from cmc_pipeline.steps.facts import NOT_APPLICABLE, HarmonisationError, keep_informative_rows
+from cmc_pipeline.steps.facts import FACT_COLUMNS, NOT_APPLICABLE, HarmonisationError, keep_informative_rows  # noqa: F401
 
 SOURCE_UNDESA = "UN DESA IMS"
 UNDESA_SEX = {"both sexes": "SEX_T", "male": "SEX_M", "female": "SEX_F"}
 UNDESA_SERIES = "IMS destination and origin, Table 1"
+
+# measure in staging.undesa_stock_by_destination → (indicator, unit, unit multiplier). Total
+# population is published in thousands: the value stays as published, the multiplier says so.
+DESTINATION_INDICATORS = {
+    "migrant_stock": ("UNDESA_IMS_MIGRANT_STOCK", "persons", 0),
+    "total_population": ("UNDESA_IMS_TOTAL_POPULATION", "persons", 3),
+    "migrant_stock_pct_of_population": ("UNDESA_IMS_MIGRANT_STOCK_PCT_POP", "percent", 0),
+    "female_pct_of_migrant_stock": ("UNDESA_IMS_FEMALE_PCT_STOCK", "percent", 0),
+    "refugees": ("UNDESA_IMS_REFUGEES", "persons", 0),
+    "refugees_pct_of_migrant_stock": ("UNDESA_IMS_REFUGEES_PCT_STOCK", "percent", 0),
+}
+# '~' in the workbook: protected for privacy (fewer than five) — SDMX status C, confidential.
+CONFIDENTIAL = {"~": "C"}
+
+
+def destination_facts(staging: pd.DataFrame) -> pd.DataFrame:
+    """Facts from the by-destination tables; where several revisions give a country's series
+    (country × indicator), the newest revision's series is kept — the older ones, including
+    years only they give (2019 in Rev.2019), stay in staging. A revision that gives no
+    figure at all for a series ('..' throughout) does not hide an older one."""
+    rows = staging[staging["value"].notna() | staging["value_marker"].isin(list(CONFIDENTIAL))]
+    unknown_sex = ~rows["sex"].isin(list(UNDESA_SEX))
+    unknown_measure = ~rows["measure"].isin(list(DESTINATION_INDICATORS))
+    if unknown_sex.any() or unknown_measure.any():
+        raise HarmonisationError(
+            f"UN DESA by-destination rows with no mapping: sex {sorted(set(rows['sex'][unknown_sex]))}, "
+            f"measure {sorted(set(rows['measure'][unknown_measure]))}"
+        )
+    # One revision per country × measure, every year and sex from it: a revision re-estimates
+    # the whole series (Rev.2020 revised 1990–2015 and counts refugees differently), so a
+    # series stitched from two revisions would show jumps that are no real change.
+    slice_key = ["country_iso3", "measure"]
+    newest = rows.groupby(slice_key)["revision"].transform("max")
+    rows = rows[rows["revision"] == newest]
+    mapped = rows["measure"].map(DESTINATION_INDICATORS)
+    facts = pd.DataFrame(
+        {
+            "country_iso3": rows["country_iso3"],
+            "period": rows["year"].astype("string"),
+            "indicator_id": mapped.str[0],
+            "sex": rows["sex"].map(UNDESA_SEX),
+            "age": NOT_APPLICABLE,
+            "breakdown_1": NOT_APPLICABLE,
+            "breakdown_2": NOT_APPLICABLE,
+            "source": SOURCE_UNDESA,
+            "frequency": "A",
+            "value": rows["value"],
+            "unit": mapped.str[1],
+            "unit_multiplier": mapped.str[2].astype("Int64"),
+            "obs_status": rows["value_marker"].map(CONFIDENTIAL),
+            "source_series_id": "IMS Rev." + rows["revision"] + " by destination, " + rows["sheet"],
+            "source_survey": rows["data_type"],
+            "raw_sha256": rows["raw_sha256"],
+            "demonstration_data": rows["demonstration_data"],
+            "loaded_at": rows["loaded_at"],
+        }
+    )
+    return facts
 
 
 def undesa_to_facts(staging: pd.DataFrame, batch: Iterable[str]) -> pd.DataFrame:
