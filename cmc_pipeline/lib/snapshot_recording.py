@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cmc_pipeline.lib.http import SourceError
-from cmc_pipeline.lib.reference import cmc_iso3_codes, ilostat_indicators, worldbank_indicators
+from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.lib.snapshots import SnapshotEntry, SnapshotStore
+from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
 from cmc_pipeline.sources.ilostat.client import IlostatClient
 from cmc_pipeline.sources.missing_migrants import client as missing_migrants
 from cmc_pipeline.sources.missing_migrants.client import MissingMigrantsClient
 from cmc_pipeline.sources.undesa import client as undesa
 from cmc_pipeline.sources.undesa.client import UndesaClient
+from cmc_pipeline.sources.worldbank.catalogue import worldbank_indicators
 from cmc_pipeline.sources.worldbank.client import WorldBankClient
 from cmc_pipeline.steps.fetching import FetchedResponse
 
@@ -67,7 +69,9 @@ def record_all(
 
     for indicator in worldbank_indicators():
         pages = worldbank_client.fetch(indicator.indicator_id, countries)
-        recorded = [(_entry(p, f"worldbank/{indicator.indicator_id}_p{p.page}.json"), p.body) for p in pages]
+        # Beside the bundled downloads (another api in the manifest), which stay: snapshot
+        # mode serves both and core takes the newer vintage.
+        recorded = [(_entry(p, f"api_v2/{indicator.indicator_id}_p{p.page}.json"), p.body) for p in pages]
         store.record([("worldbank_v2", indicator.indicator_id)], recorded)
         total = sum(len(p.body) for p in pages)
         yield f"worldbank {indicator.indicator_id}: {len(pages)} page(s), {total:,} bytes"
