@@ -206,6 +206,29 @@ def test_the_newer_vintage_wins_whatever_order_the_rows_were_loaded_in():
     assert facts["value"].tolist() == [DOMINICAN_2020_PAID_USD_2023_VINTAGE]
 
 
+def test_a_real_figure_wins_over_a_demonstration_one_of_a_later_invented_vintage():
+    import pandas as pd
+
+    staged = pd.DataFrame(
+        {
+            "country_iso3": ["JAM", "JAM"],
+            "indicator_id": ["BX.TRF.PWKR.CD.DT"] * 2,
+            "date": ["2022", "2022"],
+            # the real figure, and the kind of generated one the bundle used to carry
+            "value": [JAMAICA_2022_RECEIVED_USD, 3_900_000_000.0],
+            "obs_status": ["", ""],
+            "vintage": ["2023-05-10", "2026-10-28"],  # the demonstration pages' invented date
+            "file_format": ["excel-xls", "api-json"],
+            "source_row_number": [122, 1],
+            "raw_sha256": ["real", "demo"],
+            "demonstration_data": [False, True],
+            "loaded_at": pd.to_datetime(["2026-01-01", "2026-06-01"], utc=True),
+        }
+    )
+    (fact,) = to_core.worldbank_to_facts(staged).facts.itertuples()
+    assert (fact.value, fact.demonstration_data) == (JAMAICA_2022_RECEIVED_USD, False)
+
+
 def test_bundled_demonstration_pages_are_what_the_generator_writes_and_are_labelled():
     files = demonstration.demonstration_files()
     assert {e["dataset"] for e, _ in files.values()} == {

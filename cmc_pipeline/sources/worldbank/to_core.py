@@ -56,5 +56,7 @@ def worldbank_to_facts(staging: pd.DataFrame) -> Harmonised:
             "loaded_at": staging["loaded_at"],
         }
     )
-    # Where two vintages of a series are staged, the newer release's figure wins.
-    return Harmonised(keep_informative_rows(facts, staging["vintage"]), unmapped.review(), held_slices)
+    # Where two vintages of a series are staged, the newer release's figure wins; a
+    # demonstration figure ranks below every real one, whatever date its invented meta says.
+    vintage = staging["vintage"].astype("string").where(~staging["demonstration_data"].astype(bool), "")
+    return Harmonised(keep_informative_rows(facts, vintage), unmapped.review(), held_slices)
