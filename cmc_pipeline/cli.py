@@ -239,11 +239,27 @@ def import_ilostat(file: Path) -> None:
 
 
 @import_group.command(
-    name="worldbank", help="A World Bank WDI bulk CSV (API_<indicator>_DS2_en_csv_v2_<n>.csv)."
+    name="worldbank",
+    help="A World Bank WDI download: the bulk CSV (API_<indicator>_DS2_en_csv_v2_<n>.csv, or "
+    "the ZIP it comes in) or the Excel file (.xls). Exits 0 only when figures were loaded.",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_worldbank(file: Path) -> None:
-    _import_file("worldbank", file)
+    prepare_dagster_home()
+    from cmc_pipeline.lib.http import SourceError
+    from cmc_pipeline.lib.warehouse import Warehouse
+    from cmc_pipeline.orchestration import import_download
+    from cmc_pipeline.sources.worldbank.load import describe_import
+
+    try:
+        report, fact_report = import_download("worldbank", file)
+    except SourceError as exc:
+        raise click.ClickException(f"{file} was not loaded; the warehouse is unchanged.\n{exc}") from exc
+    outcome = describe_import(file.name, report, fact_report, Warehouse(settings.warehouse_url()))
+    for line in outcome.lines:
+        click.echo(line)
+    if not outcome.loaded:
+        raise click.exceptions.Exit(1)
 
 
 @main.command(name="export", help="Write every published mart for an audience, with a manifest.")

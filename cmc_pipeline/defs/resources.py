@@ -124,7 +124,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "raw_store": RawStoreResource(root=str(settings.raw_dir())),
         "ilostat": IlostatResource(mode=mode),
-        "worldbank": WorldBankResource(mode=mode),
+        "worldbank": WorldBankResource.from_environment(mode),
         "undesa": UndesaResource(mode=mode, base_url=os.environ.get("CMC_UNDESA_URL", "")),
         "missing_migrants": MissingMigrantsResource(mode=mode),
         # EnvVar only when the variable exists: an unset EnvVar fails the step, and a

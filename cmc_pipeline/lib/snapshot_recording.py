@@ -69,7 +69,9 @@ def record_all(
 
     for indicator in worldbank_indicators():
         pages = worldbank_client.fetch(indicator.indicator_id, countries)
-        recorded = [(_entry(p, f"worldbank/{indicator.indicator_id}_p{p.page}.json"), p.body) for p in pages]
+        # Beside the bundled downloads (another api in the manifest), which stay: snapshot
+        # mode serves both and core takes the newer vintage.
+        recorded = [(_entry(p, f"api_v2/{indicator.indicator_id}_p{p.page}.json"), p.body) for p in pages]
         store.record([("worldbank_v2", indicator.indicator_id)], recorded)
         total = sum(len(p.body) for p in pages)
         yield f"worldbank {indicator.indicator_id}: {len(pages)} page(s), {total:,} bytes"

@@ -1,16 +1,16 @@
 """Generate the bundled snapshot files: mostly DEMONSTRATION data, not official statistics.
 
 Snapshot mode (``CMC_SOURCE_MODE=snapshot``, the default) serves "recorded responses"
-from this folder instead of calling the ILOSTAT and World Bank APIs. This module writes
+from this folder instead of calling the ILOSTAT API. This module writes
 those files for a machine that has never been online:
 
 - ILOSTAT bulk CSV (rplumber, ``type=code``) for the indicators fetched from the bulk
   API first, and SDMX-CSV for those fetched from the SDMX API first. All values are
   DEMONSTRATION values drawn from a seeded random generator; only the file format,
   the codes and the shape of the coverage mimic the real ILO data.
-- World Bank Indicators API v2 JSON pages. Two indicators (remittances as % of GDP and
-  remittance costs) carry REAL values, copied from the World Bank bulk CSVs of
-  2022-02-15 in ``worldbank_bulk_2022/``; the other six are DEMONSTRATION values.
+- The World Bank's demonstration series are written by
+  ``cmc_pipeline.sources.worldbank.demonstration`` (from the country profiles below); its
+  remittance series are real downloads bundled in ``sources/worldbank/snapshots/``.
 - ``manifest.json``, one entry per file, saying which is which and which live URL each
   file stands in for.
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ from cmc_pipeline.sources.ilostat import client as ilostat
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 REFERENCE_DIR = SNAPSHOT_DIR.parent / "reference"
 SOURCES_DIR = SNAPSHOT_DIR.parent / "sources"
-WORLDBANK_BULK_DIR = SOURCES_DIR / "worldbank" / "snapshots" / "bulk_2022"
 
 # Changing the seed changes every demonstration value; keep it fixed.
 SEED = 20261124
@@ -764,165 +762,6 @@ def sdmx_csv_text(indicator: dict, rows: list[SdmxRow]) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# World Bank Indicators API v2
-# --------------------------------------------------------------------------------------
-
-WORLDBANK_PER_PAGE = 500
-# Not World Bank economies: the API has no rows for them.
-NOT_WORLDBANK_ECONOMIES = {"AIA", "MSR"}
-REAL_VINTAGE = "2022-02-15"
-REAL_BULK_FILES = {
-    "BX.TRF.PWKR.DT.GD.ZS": "API_BX.TRF.PWKR.DT.GD.ZS_DS2_en_csv_v2_3686014.csv",
-    "SI.RMT.COST.IB.ZS": "API_SI.RMT.COST.IB.ZS_DS2_en_csv_v2_3692955.csv",
-}
-REAL_LAST_YEAR = 2020  # the 2022-02-15 vintage ends in 2020
-DEMO_LAST_UPDATED = "2026-10-28"
-DECIMALS = {"USD": 1, "percent": 2, "percent_of_gdp": 2, "persons": 0}
-
-
-def read_worldbank_bulk(file_name: str) -> dict[str, dict[str, str]]:
-    """Rows of a WDI bulk CSV by Country Code: {"JAM": {"Country Name": ..., "2020": ...}}.
-
-    The file has 4 preamble lines before the header, CRLF line endings and a trailing
-    empty column."""
-    with open(WORLDBANK_BULK_DIR / file_name, encoding="utf-8-sig", newline="") as handle:
-        lines = list(csv.reader(handle))
-    header = lines[4]
-    return {row[1]: dict(zip(header, row, strict=True)) for row in lines[5:] if row}
-
-
-def worldbank_names(bulk: dict[str, dict[str, str]], countries: list[Country]) -> dict[str, str]:
-    """The World Bank's own country names ("Bahamas, The", "St. Lucia"), by ISO3."""
-    return {c.iso3: bulk[c.iso3]["Country Name"] for c in countries if c.iso3 not in NOT_WORLDBANK_ECONOMIES}
-
-
-def real_values(iso3: str, bulk: dict[str, dict[str, str]]) -> dict[int, float | None]:
-    """{year: float | None} for 2000-2020 from the real bulk file; empty cell -> None."""
-    row = bulk[iso3]
-    return {
-        year: float(row[str(year)]) if row[str(year)] else None
-        for year in range(FIRST_YEAR, REAL_LAST_YEAR + 1)
-    }
-
-
-def _path_through_2020(
-    rng: random.Random,
-    value_2020: float,
-    growth_before: float,
-    growth_after: float,
-    year: int,
-    noise: float,
-) -> float:
-    growth = growth_before if year <= 2020 else growth_after
-    return value_2020 * (1 + growth) ** (year - 2020) * jitter(rng, noise)
-
-
-def demo_population(rng: random.Random, iso3: str, year: int) -> int:
-    return round(population(iso3, year) * jitter(rng, 0.002))
-
-
-def demo_labour_force(rng: random.Random, iso3: str, year: int) -> int:
-    return round(labour_force_persons(iso3, year) * jitter(rng, 0.01))
-
-
-def demo_migrant_stock(rng: random.Random, iso3: str, year: int) -> int | None:
-    # UN DESA estimates the migrant stock every five years; WDI repeats that rhythm.
-    if year % 5 != 0 or year > 2020:
-        return None
-    share = PROFILES[iso3].foreign_born_share * (1 + 0.012 * (year - 2010))
-    return round(population(iso3, year) * share * jitter(rng, 0.05))
-
-
-def demo_net_migration(rng: random.Random, iso3: str, year: int) -> int:
-    rate = PROFILES[iso3].net_migration_per_1000
-    if iso3 == "CUB" and year >= 2021:
-        rate = -15.0  # the post-2021 exodus
-    return round(population(iso3, year) * rate / 1000 * jitter(rng, 0.3))
-
-
-def remittances_missing(iso3: str, year: int) -> bool:
-    """Years the World Bank does not publish, following the real series' gaps: Curaçao
-    and Sint Maarten exist as economies only from 2011, Aruba and Sint Maarten stop in
-    2018."""
-    if iso3 in ("CUW", "SXM") and year < 2011:
-        return True
-    return iso3 in ("ABW", "SXM") and year > 2018
-
-
-def demo_remittances(rng: random.Random, iso3: str, year: int, paid: bool) -> float | None:
-    profile = PROFILES[iso3]
-    value_2020 = profile.remittances_paid if paid else profile.remittances_received
-    if value_2020 is None or remittances_missing(iso3, year):
-        return None
-    # Remittances roughly tripled between 2000 and 2020, then kept growing.
-    value = _path_through_2020(rng, value_2020, 0.06, 0.04, year, 0.04)
-    return round(value, 1)
-
-
-def demo_values(indicator_id: str, iso3: str) -> dict[int, float | int | None]:
-    """{year: value} for one demonstration indicator and country, 2000-2024."""
-    rng = random.Random(f"{SEED}/worldbank/{indicator_id}/{iso3}")
-    makers = {
-        "SP.POP.TOTL": lambda year: demo_population(rng, iso3, year),
-        "SL.TLF.TOTL.IN": lambda year: demo_labour_force(rng, iso3, year),
-        "SM.POP.TOTL": lambda year: demo_migrant_stock(rng, iso3, year),
-        "SM.POP.NETM": lambda year: demo_net_migration(rng, iso3, year),
-        "BX.TRF.PWKR.CD.DT": lambda year: demo_remittances(rng, iso3, year, paid=False),
-        "BM.TRF.PWKR.CD.DT": lambda year: demo_remittances(rng, iso3, year, paid=True),
-    }
-    if indicator_id not in makers:
-        raise ValueError(f"no demonstration model for World Bank indicator {indicator_id}")
-    return {year: makers[indicator_id](year) for year in YEARS}
-
-
-def worldbank_rows(
-    indicator: dict,
-    countries: list[Country],
-    names: dict[str, str],
-    values_by_country: dict[str, dict[int, float | int | None]],
-) -> list[dict]:
-    """API rows ordered as the API returns them: by country name, newest year first."""
-    decimal = DECIMALS[indicator["unit"]]
-    rows = []
-    by_name = sorted((c for c in countries if c.iso3 in values_by_country), key=lambda c: names[c.iso3])
-    for country in by_name:
-        values = values_by_country[country.iso3]
-        for year in sorted(values, reverse=True):
-            rows.append(
-                {
-                    "indicator": {"id": indicator["indicator_id"], "value": indicator["label"]},
-                    "country": {"id": country.iso2, "value": names[country.iso3]},
-                    "countryiso3code": country.iso3,
-                    "date": str(year),
-                    "value": values[year],
-                    "unit": "",
-                    "obs_status": "",
-                    "decimal": decimal,
-                }
-            )
-    return rows
-
-
-def worldbank_pages(rows: list[dict], last_updated: str) -> list[list]:
-    """Split rows into API pages of WORLDBANK_PER_PAGE, each `[meta, rows]`."""
-    pages = max(1, math.ceil(len(rows) / WORLDBANK_PER_PAGE))
-    return [
-        [
-            {
-                "page": number,
-                "pages": pages,
-                "per_page": WORLDBANK_PER_PAGE,
-                "total": len(rows),
-                "sourceid": "2",
-                "lastupdated": last_updated,
-            },
-            rows[(number - 1) * WORLDBANK_PER_PAGE : number * WORLDBANK_PER_PAGE],
-        ]
-        for number in range(1, pages + 1)
-    ]
-
-
-# --------------------------------------------------------------------------------------
 # URLs the files stand in for, and the manifest
 # --------------------------------------------------------------------------------------
 
@@ -942,14 +781,6 @@ def sdmx_url(indicator: dict, countries: list[Country]) -> str:
     return (
         f"https://sdmx.ilo.org/rest/data/ILO,{indicator['sdmx_dataflow']}/"
         f"{areas}.A{wildcards}?startPeriod=2000&format=csv"
-    )
-
-
-def worldbank_url(indicator_id: str, countries: list[Country], page: int) -> str:
-    areas = ";".join(c.iso3 for c in countries)
-    return (
-        f"https://api.worldbank.org/v2/country/{areas}/indicator/{indicator_id}"
-        f"?format=json&date=2000:2024&per_page={WORLDBANK_PER_PAGE}&page={page}"
     )
 
 
@@ -1043,52 +874,9 @@ def write_ilostat(countries: list[Country]) -> list[dict]:
     return entries
 
 
-def write_worldbank(countries: list[Country]) -> list[dict]:
-    entries = []
-    # Both real bulk files carry the same names; take them from the first one.
-    first_bulk = read_worldbank_bulk(next(iter(REAL_BULK_FILES.values())))
-    names = worldbank_names(first_bulk, countries)
-    economies = [c for c in countries if c.iso3 in names]
-    for indicator in load_yaml_indicators("worldbank"):
-        indicator_id = indicator["indicator_id"]
-        if indicator_id in REAL_BULK_FILES:
-            bulk = read_worldbank_bulk(REAL_BULK_FILES[indicator_id])
-            values = {c.iso3: real_values(c.iso3, bulk) for c in economies}
-            last_updated, demonstration = REAL_VINTAGE, False
-            note = (
-                f"Real World Bank WDI values from the bulk download last updated "
-                f"{REAL_VINTAGE} (worldbank_bulk_2022/{REAL_BULK_FILES[indicator_id]}), "
-                f"years 2000-{REAL_LAST_YEAR}, rendered in the Indicators API v2 JSON format."
-            )
-        else:
-            values = {c.iso3: demo_values(indicator_id, c.iso3) for c in economies}
-            last_updated, demonstration = DEMO_LAST_UPDATED, True
-            note = (
-                "Demonstration values generated by cmc_pipeline.snapshots.generate_demo in "
-                "the exact Indicators API v2 JSON format; not World Bank data."
-            )
-        rows = worldbank_rows(indicator, economies, names, values)
-        for page_number, page in enumerate(worldbank_pages(rows, last_updated), start=1):
-            file = f"worldbank/{indicator_id}_p{page_number}.json"
-            write_text(file, json.dumps(page, ensure_ascii=False, separators=(",", ":")))
-            entries.append(
-                manifest_entry(
-                    "worldbank",
-                    indicator_id,
-                    "worldbank_v2",
-                    page_number,
-                    file,
-                    worldbank_url(indicator_id, countries, page_number),
-                    demonstration,
-                    note,
-                )
-            )
-    return entries
-
-
 def main() -> None:
     countries = load_countries()
-    entries = write_ilostat(countries) + write_worldbank(countries)
+    entries = write_ilostat(countries)
     # Other generators (generate_migration_demo) own the other sources' entries: keep them.
     manifest_path = SNAPSHOT_DIR / "manifest.json"
     if manifest_path.exists():

@@ -83,13 +83,19 @@ def harmonise_period(text: str) -> tuple[str, str] | None:
     return None
 
 
-def keep_informative_rows(facts: pd.DataFrame) -> pd.DataFrame:
+def keep_informative_rows(facts: pd.DataFrame, vintage: pd.Series | None = None) -> pd.DataFrame:
     """Drop rows with neither a value nor a status (the World Bank pads empty years), and
-    keep one row per key, the most recently loaded one (a newer download or vintage
-    supersedes an older answer for the same figure; the older stays in raw and staging)."""
+    keep one row per key: the newest ``vintage`` (the publisher's release date, aligned
+    with ``facts``' index, where the source has one), then the most recently loaded (a newer
+    download supersedes an older answer for the same figure; the older stays in raw and
+    staging). Loading an old vintage after a new one therefore never brings it back."""
     informative = facts["value"].notna() | facts["obs_status"].notna()
+    order = ["loaded_at"]
+    if vintage is not None:
+        facts = facts.assign(_vintage=vintage.astype("string").fillna(""))
+        order = ["_vintage", "loaded_at"]
     facts = facts[informative]
-    facts = facts.sort_values("loaded_at", kind="stable").drop_duplicates(FACT_KEY, keep="last")
+    facts = facts.sort_values(order, kind="stable").drop_duplicates(FACT_KEY, keep="last")
     return facts[FACT_COLUMNS].sort_values(FACT_KEY).reset_index(drop=True)
 
 

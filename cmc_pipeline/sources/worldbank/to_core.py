@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from cmc_pipeline.sources.worldbank.catalogue import worldbank_indicators
-from cmc_pipeline.steps.facts import FACT_TABLE, NOT_APPLICABLE, harmonise_period, keep_informative_rows
+from cmc_pipeline.steps.facts import (
+    FACT_TABLE,
+    NOT_APPLICABLE,
+    empty_facts,
+    harmonise_period,
+    keep_informative_rows,
+)
 from cmc_pipeline.steps.review import Harmonised, UnmappedValues
 
 SOURCE_WORLDBANK = "World Bank WDI"
@@ -25,6 +31,8 @@ def worldbank_to_facts(staging: pd.DataFrame) -> Harmonised:
     held = unmapped.rows_held_back(staging)
     held_slices = staging.loc[held & known, ["country_iso3", "indicator_id"]]
     staging, periods = staging[~held], periods[~held]
+    if staging.empty:  # nothing to map (or every slice held back): no facts, not a crash
+        return Harmonised(empty_facts(), unmapped.review(), held_slices)
 
     facts = pd.DataFrame(
         {
@@ -48,4 +56,7 @@ def worldbank_to_facts(staging: pd.DataFrame) -> Harmonised:
             "loaded_at": staging["loaded_at"],
         }
     )
-    return Harmonised(keep_informative_rows(facts), unmapped.review(), held_slices)
+    # Where two vintages of a series are staged, the newer release's figure wins; a
+    # demonstration figure ranks below every real one, whatever date its invented meta says.
+    vintage = staging["vintage"].astype("string").where(~staging["demonstration_data"].astype(bool), "")
+    return Harmonised(keep_informative_rows(facts, vintage), unmapped.review(), held_slices)
