@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cmc_pipeline.lib.http import SourceError
-from cmc_pipeline.lib.reference import cmc_iso3_codes, ilostat_indicators, worldbank_indicators
+from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.lib.snapshots import SnapshotEntry, SnapshotStore
+from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
 from cmc_pipeline.sources.ilostat.client import IlostatClient
 from cmc_pipeline.sources.missing_migrants import client as missing_migrants
 from cmc_pipeline.sources.missing_migrants.client import MissingMigrantsClient
 from cmc_pipeline.sources.undesa import client as undesa
 from cmc_pipeline.sources.undesa.client import UndesaClient
+from cmc_pipeline.sources.worldbank.catalogue import worldbank_indicators
 from cmc_pipeline.sources.worldbank.client import WorldBankClient
 from cmc_pipeline.steps.fetching import FetchedResponse
 
@@ -73,7 +75,8 @@ def record_all(
         yield f"worldbank {indicator.indicator_id}: {len(pages)} page(s), {total:,} bytes"
 
     for response in missing_migrants_client.fetch_all():
-        file = f"missing_migrants/{response.dataset_id}.json"
+        # Named like the bundled real answers, relative to the source's snapshot folder.
+        file = f"mmp_global-figures_{response.dataset_id}.json"
         store.record([(missing_migrants.API, response.dataset_id)], [(_entry(response, file), response.body)])
         yield f"missing_migrants {response.dataset_id}: {len(response.body):,} bytes → {file}"
 
