@@ -301,3 +301,38 @@ def test_the_built_warehouse_holds_the_dominican_republics_2023_dead_and_missing
         )["n"].iloc[0]
         == 0
     )
+
+
+def test_the_dagster_check_shows_an_unknown_cause_to_the_data_engineer(httpserver, data_dir):
+    import dagster as dg
+
+    from cmc_pipeline import settings
+    from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
+    from cmc_pipeline.sources.missing_migrants.assets import migrant_incident, missing_migrants_incidents
+
+    records = real_records(2025)
+    position = next(i for i, r in enumerate(records) if r["country_of_incident"] == "Dominican Republic")
+    records[position]["cause_death"] = "Shark attack"
+    replay(httpserver, 2025, json.dumps(records).encode())
+    resource = MissingMigrantsResource(
+        mode="live", first_year=2025, last_year=2025, base_url=httpserver.url_for("/global-figures")
+    )
+
+    result = dg.materialize(
+        [missing_migrants_incidents, migrant_incident],
+        resources={
+            "missing_migrants": resource,
+            "warehouse": WarehouseResource(url=settings.warehouse_url()),
+            "raw_store": RawStoreResource(root=str(data_dir / "raw")),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+    assert result.success  # the other slices loaded
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["slices_held_back"].value == 1
+    assert (
+        "DOM × 2025" in check.metadata["values"].value and "'Shark attack'" in check.metadata["values"].value
+    )

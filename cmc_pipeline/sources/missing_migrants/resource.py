@@ -18,6 +18,7 @@ class MissingMigrantsResource(dg.ConfigurableResource):
 
     mode: str = "snapshot"
     first_year: int = FIRST_YEAR
+    last_year: int | None = None  # None: the current year
     base_url: str = BASE_URL
 
     @classmethod
@@ -28,4 +29,6 @@ class MissingMigrantsResource(dg.ConfigurableResource):
         return cls(mode=mode, base_url=os.environ.get(variable) or BASE_URL)
 
     def client(self) -> MissingMigrantsClient:
-        return MissingMigrantsClient(mode=self.mode, first_year=self.first_year, base_url=self.base_url)
+        return MissingMigrantsClient(
+            mode=self.mode, first_year=self.first_year, last_year=self.last_year, base_url=self.base_url
+        )
