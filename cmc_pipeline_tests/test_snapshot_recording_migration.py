@@ -1,11 +1,7 @@
-"""`cmc snapshot record` keeps Missing Migrants years and the UN DESA workbook too, and
-says so when the UN site refuses to serve the file."""
+"""`cmc snapshot record` keeps Missing Migrants years (real answers replayed by a local
+server) and the UN DESA workbook too, and says so when the UN site refuses to serve the file."""
 
 from __future__ import annotations
-
-import json
-
-import responses
 
 from cmc_pipeline.lib.http import HttpSettings
 from cmc_pipeline.lib.snapshot_recording import record_all
@@ -16,14 +12,16 @@ from cmc_pipeline.sources.undesa.client import UndesaClient
 from cmc_pipeline.sources.worldbank.client import WorldBankClient
 
 
-@responses.activate
-def test_missing_migrants_years_are_recorded_and_a_refused_workbook_is_reported(tmp_path):
-    year_body = json.dumps([{"Incident ID": "2023.1", "Region of Incident": "Caribbean"}])
-    responses.add(responses.GET, "https://mmp.test/global-figures/2023/json", body=year_body)
-    responses.add(
-        responses.GET, "https://un.test/ims.xlsx", body="<!DOCTYPE html><html>Please enable JS</html>"
+def test_missing_migrants_years_are_recorded_and_a_refused_workbook_is_reported(tmp_path, httpserver):
+    real_2023 = (SnapshotStore().folder("missing_migrants") / "mmp_global-figures_2023.json").read_bytes()
+    httpserver.expect_request("/global-figures/2023/json").respond_with_data(
+        real_2023, content_type="application/json"
+    )
+    httpserver.expect_request("/ims.xlsx").respond_with_data(
+        "<!DOCTYPE html><html>Please enable JS</html>", content_type="text/html"
     )
     store = SnapshotStore(tmp_path)
+    base = httpserver.url_for("/global-figures")
 
     lines = list(
         record_all(
@@ -32,10 +30,10 @@ def test_missing_migrants_years_are_recorded_and_a_refused_workbook_is_reported(
             ilostat_client=IlostatClient(mode="snapshot"),
             worldbank_client=WorldBankClient(mode="snapshot"),
             missing_migrants_client=MissingMigrantsClient(
-                mode="live", first_year=2023, last_year=2023, base_url="https://mmp.test/global-figures"
+                mode="live", first_year=2023, last_year=2023, base_url=base
             ),
             undesa_client=UndesaClient(
-                mode="live", url="https://un.test/ims.xlsx", http_settings=HttpSettings(retries=0)
+                mode="live", url=httpserver.url_for("/ims.xlsx"), http_settings=HttpSettings(retries=0)
             ),
         )
     )
@@ -43,5 +41,6 @@ def test_missing_migrants_years_are_recorded_and_a_refused_workbook_is_reported(
     assert "missing_migrants 2023" in lines[-2]
     assert lines[-1].startswith("undesa: not recorded") and "cmc import undesa FILE" in lines[-1]
     (entry,) = [e for e in SnapshotStore(tmp_path).entries() if e.source == "missing_migrants"]
-    assert not entry.demonstration and entry.url == "https://mmp.test/global-figures/2023/json"
-    assert (tmp_path / entry.file).read_text() == year_body
+    assert not entry.demonstration and entry.url == f"{base}/2023/json"
+    assert entry.file == "mmp_global-figures_2023.json"
+    assert (tmp_path / "missing_migrants" / entry.file).read_bytes() == real_2023

@@ -126,9 +126,10 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "ilostat": IlostatResource(mode=mode),
         "worldbank": WorldBankResource.from_environment(mode),
         "undesa": UndesaResource(mode=mode, base_url=os.environ.get("CMC_UNDESA_URL", "")),
-        "missing_migrants": MissingMigrantsResource(mode=mode),
+        "missing_migrants": MissingMigrantsResource.from_environment(mode),
         # EnvVar only when the variable exists: an unset EnvVar fails the step, and a
-        # missing key must skip the DTM assets with a reason instead.
+        # missing key must skip the DTM assets with a reason instead. The base URL
+        # (CMC_DTM_URL) is read by the resource itself, like the key if run config omits it.
         "dtm": DtmResource(
             mode=mode,
             api_key=dg.EnvVar(dtm.KEY_ENVIRONMENT_VARIABLE)

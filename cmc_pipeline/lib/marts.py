@@ -298,7 +298,8 @@ def build_displacement(warehouse: Warehouse) -> LoadReport:
     sql = """
         SELECT d.country_iso3, c.name_en AS country_name, d.operation, d.reporting_date,
                CAST(extract(year FROM d.reporting_date) AS INTEGER) AS year, d.round_number,
-               d.displacement_reason, d.sex, d.idps, d.source,
+               d.displacement_reason, d.idp_origin_admin1_pcode, d.idp_origin_admin1_name,
+               d.sex, d.idps, d.source,
                'restricted' AS dissemination_level,
                'IOM DTM: non-commercial use, no redistribution' AS licence
         FROM core.displacement AS d

@@ -77,7 +77,8 @@ def record_all(
         yield f"worldbank {indicator.indicator_id}: {len(pages)} page(s), {total:,} bytes"
 
     for response in missing_migrants_client.fetch_all():
-        file = f"missing_migrants/{response.dataset_id}.json"
+        # Named like the bundled real answers, relative to the source's snapshot folder.
+        file = f"mmp_global-figures_{response.dataset_id}.json"
         store.record([(missing_migrants.API, response.dataset_id)], [(_entry(response, file), response.body)])
         yield f"missing_migrants {response.dataset_id}: {len(response.body):,} bytes → {file}"
 

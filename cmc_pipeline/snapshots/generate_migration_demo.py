@@ -1,4 +1,4 @@
-"""Generate the bundled UN DESA, Missing Migrants and governance-needs files: DEMONSTRATION
+"""Generate the bundled UN DESA and governance-needs files: DEMONSTRATION
 data, not official statistics and not IOM findings.
 
 The machines this project is built on have no internet, so these files stand in for:
@@ -8,8 +8,6 @@ The machines this project is built on have no internet, so these files stand in 
   labels, year blocks for both sexes / males / females × 1990, 1995 … 2020, 2024), kept
   small: the CMC countries plus a handful of partners (USA, CAN, GBR, FRA, NLD, VEN), the
   world total and a few regional rows that the pipeline must recognise and exclude;
-- the IOM Missing Migrants Project yearly JSON (flat records of strings), 2019-2024, with
-  invented Caribbean incidents and a few elsewhere that the pipeline must leave out;
 - a governance-needs workbook keyed for the ten countries of the 2018 Migration
   Governance Needs Assessment, with ILLUSTRATIVE findings written for this project. They
   are generic statements of the kind such assessments make, not quotes from or
@@ -38,11 +36,10 @@ from cmc_pipeline.snapshots.generate_demo import (
     snapshot_path,
 )
 from cmc_pipeline.sources.governance_needs import workbook as governance_needs
-from cmc_pipeline.sources.missing_migrants import client as missing_migrants
 from cmc_pipeline.sources.undesa import client as undesa
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent
-SOURCES = ("undesa", "missing_migrants", "governance_needs")
+SOURCES = ("undesa", "governance_needs")
 UNDESA_FILE = "undesa/undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx"
 GOVERNANCE_FILE = "governance_needs/governance_needs_MGNA-2018_demonstration.xlsx"
 GENERATOR = "cmc_pipeline.snapshots.generate_migration_demo"
@@ -232,116 +229,6 @@ def undesa_workbook_bytes() -> bytes:
 
 
 # --------------------------------------------------------------------------------------
-# IOM Missing Migrants Project
-# --------------------------------------------------------------------------------------
-
-MMP_YEARS = range(2019, 2025)
-CARIBBEAN_PLACES = [
-    # country of incident, location, route, weight
-    ("Bahamas", "Off the coast of Bimini, Bahamas", "Caribbean to US", 3),
-    (
-        "Dominican Republic",
-        "Mona Passage, off the coast of the Dominican Republic",
-        "Dominican Republic to Puerto Rico",
-        3,
-    ),
-    ("Turks and Caicos Islands", "Off Providenciales, Turks and Caicos Islands", "Caribbean to US", 2),
-    ("Haiti", "Near Ouanaminthe, Haiti-Dominican Republic border", "Haiti to Dominican Republic", 2),
-    ("Trinidad and Tobago", "Gulf of Paria, off Trinidad", "Venezuela to Caribbean", 2),
-    ("Cuba", "Off the north coast of Cuba", "Caribbean to US", 2),
-    (
-        "Puerto Rico (United States of America)",
-        "Off Aguadilla, Puerto Rico",
-        "Dominican Republic to Puerto Rico",
-        2,
-    ),
-    ("", "Caribbean Sea, location not stated", "", 1),
-]
-CAUSES = [
-    ("Drowning", 6),
-    ("Vehicle accident / death linked to hazardous transport", 1),
-    ("Harsh environmental conditions / lack of adequate shelter, food, water", 1),
-    ("Violence", 1),
-    ("Mixed or unknown", 2),
-]
-ORIGINS_BY_ROUTE = {
-    "Caribbean to US": ["Haiti", "Cuba", "Haiti,Dominican Republic"],
-    "Dominican Republic to Puerto Rico": ["Dominican Republic", "Haiti,Dominican Republic"],
-    "Haiti to Dominican Republic": ["Haiti"],
-    "Venezuela to Caribbean": ["Venezuela (Bolivarian Republic of)"],
-    "": ["Unknown"],
-}
-ELSEWHERE = [
-    ("Mediterranean", "Central Mediterranean", "Drowning", "Southern Europe"),
-    (
-        "North America",
-        "US-Mexico border crossing",
-        "Harsh environmental conditions / lack of adequate shelter, food, water",
-        "Northern America",
-    ),
-    ("Central America", "Darién", "Mixed or unknown", "Central America"),
-]
-
-
-def missing_migrants_records(year: int) -> list[dict[str, str]]:
-    rng = random.Random(f"{SEED}/missing_migrants/{year}")
-    records = []
-    caribbean = rng.randint(5, 9)
-    kinds = ["caribbean"] * caribbean + ["elsewhere"] * 3
-    rng.shuffle(kinds)
-    for number, kind in enumerate(kinds, start=1):
-        month = rng.randint(1, 12)
-        day = rng.randint(1, 28)
-        dead = rng.choice([0, 1, 1, 2, 3, 5, 8, 12])
-        missing = rng.choice([0, 0, 0, 1, 2, 4, 10])
-        if dead + missing == 0:
-            dead = 1
-        if kind == "caribbean":
-            country, location, route, _ = rng.choices(CARIBBEAN_PLACES, [p[3] for p in CARIBBEAN_PLACES])[0]
-            cause = rng.choices([c for c, _ in CAUSES], [w for _, w in CAUSES])[0]
-            region, grouping, origin = "Caribbean", "Caribbean", rng.choice(ORIGINS_BY_ROUTE[route])
-            latitude, longitude = rng.uniform(17.5, 25.5), rng.uniform(-80.0, -61.0)
-        else:
-            region, route, cause, grouping = rng.choice(ELSEWHERE)
-            country = location = ""
-            origin = "Unknown"
-            latitude, longitude = rng.uniform(10.0, 35.0), rng.uniform(-110.0, 15.0)
-        females = rng.randint(0, dead) if dead else 0
-        records.append(
-            {
-                "Main ID": f"{year}.MMP{number:05d}",
-                "Incident ID": f"{year}.MMP{number:05d}",
-                "Incident Type": "Incident",
-                "Region of Incident": region,
-                "Incident Date": f"{year}-{month:02d}-{day:02d}",
-                "Incident Year": str(year),
-                "Month": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][
-                    month - 1
-                ],
-                "Number of Dead": str(dead) if dead else "",
-                "Minimum Estimated Number of Missing": str(missing) if missing else "",
-                "Total Number of Dead and Missing": str(dead + missing),
-                "Number of Survivors": str(rng.choice([0, 0, 3, 10, 25])) if route else "",
-                "Number of Females": str(females) if females else "",
-                "Number of Males": str(dead - females) if dead - females else "",
-                "Number of Children": "",
-                "Country of Origin": origin,
-                "Region of Origin": "Caribbean" if origin in ("Haiti", "Cuba", "Dominican Republic") else "",
-                "Cause of Death": cause,
-                "Country of Incident": country,
-                "Migration Route": route,
-                "Location of Incident": location,
-                "Coordinates": f"{latitude:.5f}, {longitude:.5f}",
-                "UNSD Geographical Grouping": grouping,
-                "Information Source": "Demonstration record (invented)",
-                "URL": "",
-                "Source Quality": str(rng.randint(1, 5)),
-            }
-        )
-    return records
-
-
-# --------------------------------------------------------------------------------------
 # Governance-needs workbook (MGNA 2018 countries), illustrative findings
 # --------------------------------------------------------------------------------------
 
@@ -496,21 +383,6 @@ def main() -> None:
             "workbook (Table 1); not UN DESA data.",
         )
     )
-    for year in MMP_YEARS:
-        file = f"missing_migrants/{year}.json"
-        body = json.dumps(missing_migrants_records(year), ensure_ascii=False, indent=1) + "\n"
-        _write(file, body.encode("utf-8"))
-        entries.append(
-            _entry(
-                "missing_migrants",
-                str(year),
-                missing_migrants.API,
-                file,
-                missing_migrants.year_url(year),
-                f"Invented incidents generated by {GENERATOR} in the JSON format of the Missing "
-                "Migrants Project; not IOM data.",
-            )
-        )
     _write(GOVERNANCE_FILE, governance_workbook_bytes())
     entries.append(
         _entry(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -55,6 +56,17 @@ class SourceClient:
         if self._session is None:
             self._session = http.make_session(self.http_settings)
         return self._session
+
+
+def read_json(body: bytes, *, origin: str):
+    """Parse a JSON answer, refusing an HTML page (a CDN challenge, an error page served
+    with status 200) or text that is not JSON with an error naming ``origin``."""
+    if looks_like_html(body):
+        raise SourceFormatError(f"{origin}: got an HTML page instead of JSON: {describe_body(body)}")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise SourceFormatError(f"{origin}: not JSON ({exc}): {describe_body(body)}") from exc
 
 
 def read_csv_strict(body: bytes, *, origin: str, skip_lines: int = 0) -> tuple[list[str], pd.DataFrame]:

@@ -32,7 +32,9 @@ def dtm_displacement(
 ) -> Iterator:
     """IOM Displacement Tracking Matrix API v3, country level (admin 0): one row per record
     for the CMC countries (Haiti; the Bahamas after Dorian; Dominica and Antigua and
-    Barbuda after the 2017 hurricanes …).
+    Barbuda after the 2017 hurricanes …), split as DTM publishes it by the displaced
+    persons' department of origin. Only the CMC countries named in DTM's country and
+    operation lists are asked for; the others are listed in the run's metadata.
 
     RESTRICTED: every row says so, and nothing is ever bundled. Without a key (or in
     snapshot mode) the asset is not materialised: the run shows an observation with the

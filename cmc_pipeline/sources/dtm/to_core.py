@@ -8,10 +8,12 @@ from cmc_pipeline.sources.dtm.client import RESTRICTED
 from cmc_pipeline.steps.facts import HarmonisationError
 
 SOURCE_DTM = "IOM DTM"
+NOT_STATED = "not stated"
 
 
 def dtm_to_displacement(staging: pd.DataFrame) -> pd.DataFrame:
-    """``core.displacement`` rows: one per record and sex (total, males, females)."""
+    """``core.displacement`` rows: one per record and sex (total, males, females); a
+    record is a country × operation × date × round × reason × department of origin."""
     dates = pd.to_datetime(staging["reporting_date"].str.slice(0, 10), errors="coerce", format="%Y-%m-%d")
     bad = dates.isna()
     if bad.any():
@@ -29,7 +31,10 @@ def dtm_to_displacement(staging: pd.DataFrame) -> pd.DataFrame:
         "operation": staging["operation"],
         "reporting_date": dates,
         "round_number": staging["round_number"].fillna(0),
-        "displacement_reason": staging["displacement_reason"].fillna("not stated").replace("", "not stated"),
+        "displacement_reason": staging["displacement_reason"].fillna(NOT_STATED),
+        # DTM splits a country's figure by the displaced persons' department of origin.
+        "idp_origin_admin1_pcode": staging["idp_origin_admin1_pcode"].fillna(NOT_STATED),
+        "idp_origin_admin1_name": staging["idp_origin_admin1_name"],
         "indicator_id": "DTM_IDP_PRESENT",
         "assessment_type": staging["assessment_type"],
         "source": SOURCE_DTM,
@@ -47,13 +52,22 @@ def dtm_to_displacement(staging: pd.DataFrame) -> pd.DataFrame:
     ]
     rows = pd.concat(parts, ignore_index=True)
     rows = rows[(rows["sex"] == "SEX_T") | rows["idps"].notna()]
-    key = ["country_iso3", "operation", "reporting_date", "round_number", "displacement_reason", "sex"]
+    key = [
+        "country_iso3",
+        "operation",
+        "reporting_date",
+        "round_number",
+        "displacement_reason",
+        "idp_origin_admin1_pcode",
+        "sex",
+    ]
     duplicated = rows.duplicated(key, keep=False)
     if duplicated.any():
         first = rows[duplicated].iloc[0]
         raise HarmonisationError(
-            f"DTM records repeat the same country, operation, date, round and reason "
+            f"DTM records repeat the same country, operation, date, round, reason and department of origin "
             f"({int(duplicated.sum())} rows), e.g. {first['country_iso3']} {first['operation']!r} "
-            f"{first['reporting_date']:%Y-%m-%d} round {first['round_number']}"
+            f"{first['reporting_date']:%Y-%m-%d} round {first['round_number']} "
+            f"origin {first['idp_origin_admin1_pcode']}"
         )
     return rows.sort_values(key).reset_index(drop=True)

@@ -1,5 +1,7 @@
 """Missing Migrants Project's Dagster assets: staged incidents and core.migrant_incident."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
@@ -7,6 +9,9 @@ from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.sources.missing_migrants import load
 from cmc_pipeline.sources.missing_migrants.resource import MissingMigrantsResource
+from cmc_pipeline.steps.review import REVIEW_TABLE, describe
+
+EVERY_VALUE_MAPPED = "every_cause_and_route_mapped"
 
 
 @dg.asset(
@@ -38,10 +43,31 @@ def missing_migrants_incidents(
     pool=WAREHOUSE_POOL,
     deps=[missing_migrants_incidents],
     metadata=definition_metadata(load.INCIDENT_TABLE),
+    check_specs=[
+        dg.AssetCheckSpec(
+            EVERY_VALUE_MAPPED,
+            asset=dg.AssetKey(["core", "migrant_incident"]),
+            description="Every cause of death and route maps to a code; otherwise the country × "
+            f"year slices that hold them keep their previous rows and {REVIEW_TABLE} lists them.",
+        )
+    ],
 )
-def migrant_incident(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """One row per Caribbean incident in which migrants died or went missing: CMC country
-    (empty at sea or elsewhere), year and date, cause and route as codes, dead, missing
-    and survivors. An unknown cause or route fails and names the values.
+def migrant_incident(warehouse: WarehouseResource) -> Iterator:
+    """One row per published record of an incident in which migrants died or went missing
+    (the Caribbean region and the CMC countries): CMC country (empty at sea or elsewhere),
+    year and date, cause as written and as a code, route as a code, dead, missing and
+    survivors. A cause or route no code list maps holds back its country × year slice,
+    which keeps its previous rows; the value is listed in quality.unmapped_values.
     ``core.fact_observation`` holds the counts by country × year × cause × route."""
-    return materialize_result(load.build_migrant_incidents(warehouse.get()))
+    report = load.build_migrant_incidents(warehouse.get())
+    yield materialize_result(report)
+    unmapped = report.unmapped
+    yield dg.AssetCheckResult(
+        check_name=EVERY_VALUE_MAPPED,
+        passed=unmapped is None or unmapped.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "slices_held_back": report.held_back,
+            "values": dg.MetadataValue.md(describe(unmapped) if report.held_back else "none"),
+        },
+    )
