@@ -143,8 +143,13 @@ def import_download(kind: str, path: Path) -> tuple[LoadReport, LoadReport]:
 
     importer = {"ilostat": import_ilostat_file, "worldbank": import_worldbank_file}[kind]
     report = importer(path, warehouse, settings.raw_dir(), uploader=f"cmc import {kind}")
+    reports = [report]
+    if kind == "ilostat":
+        # An indicator the catalogue does not list gets its row (label, unit) first, so
+        # that its facts have one and the marts and report describe them.
+        reports.append(core_tables.build_dim_indicator(warehouse))
     fact_report = core_tables.build_fact_observations(warehouse, report.countries)
-    _record_imports([report, fact_report], kind, path)
+    _record_imports([*reports, fact_report], kind, path)
     return report, fact_report
 
 

@@ -123,7 +123,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             url=settings.warehouse_url(), lock_timeout=settings.warehouse_lock_timeout()
         ),
         "raw_store": RawStoreResource(root=str(settings.raw_dir())),
-        "ilostat": IlostatResource(mode=mode),
+        "ilostat": IlostatResource.from_environment(mode),
         "worldbank": WorldBankResource(mode=mode),
         "undesa": UndesaResource(mode=mode),
         "missing_migrants": MissingMigrantsResource(mode=mode),

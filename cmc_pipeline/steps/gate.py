@@ -86,7 +86,8 @@ def save_review(warehouse: Warehouse, report: LoadReport, *, source: str, table:
     review = report.unmapped
     if review is None:
         return
-    review = review[review["country_iso3"].isin(countries)]
+    # The report may list several sources' values; each source's slice gets only its own.
+    review = review[review["country_iso3"].isin(countries) & (review["source"] == source)]
     warehouse.ensure_tables([contract_for(REVIEW_TABLE)])
     warehouse.replace_slice(
         REVIEW_TABLE,
