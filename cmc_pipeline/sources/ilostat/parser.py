@@ -73,7 +73,6 @@ _KNOWN_UNSTAGED = {"best_source", "best_source.label"}
 # Staging columns a response may legitimately lack: they are staged empty.
 _OPTIONAL_COLUMNS = [
     "source_survey",
-    "sex",  # indicators without a sex breakdown have no sex column (EMP_NIFL_ECO_RT …)
     "classif1",
     "classif2",
     "obs_status",
@@ -143,6 +142,11 @@ def parse_bulk_csv(body: bytes, *, origin: str) -> pd.DataFrame:
     frame = frame.rename(columns={k: v for k, v in mapping.items() if k in columns})
     frame["file_format"] = file_format
     frame["unit_multiplier"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    if "sex" not in frame:
+        # An indicator without a sex breakdown has no sex column in the bulk files; its
+        # rows are "not applicable" by sex. (Were the breakdown lost instead, the rows of
+        # each sex would share one key, and the staging contract's key check says so.)
+        frame["sex"] = pd.Series([""] * len(frame), dtype="string", index=frame.index)
     return _finish(frame, origin)
 
 
