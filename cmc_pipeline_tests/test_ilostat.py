@@ -85,6 +85,9 @@ def test_code_lists_have_every_country_breakdown_and_three_languages():
     assert codes.name("sex", "SEX_F", "es") == "Mujeres"
     assert codes.name("ins", "INS_SECTOR_PUB", "es") == "Público"
     assert codes.name("area", "JAM") == "Jamaica"
+    # The ILO's lists lack a few countries (Sint Maarten, a CMC member); ISO 3166-1 completes them.
+    assert codes.name("cbr", "CBR_BRT_SXM") == "Sint Maarten (Dutch part)"
+    assert codes.name("crs", "CRS_RES_CUW", "fr") == "Curaçao"
 
 
 @pytest.mark.parametrize(

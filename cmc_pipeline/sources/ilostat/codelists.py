@@ -49,7 +49,13 @@ CSV_COLUMNS = [
     "classification",
     "classification_fr",
     "classification_es",
+    "authority",
 ]
+# Country-based breakdowns (country of birth, citizenship, destination, previous residence,
+# residence): the ILO lists most countries, not all (Sint Maarten, Bonaire … are missing).
+# ISO 3166-1 completes them, so that UN DESA's origins and a partner country anywhere map;
+# such rows say `authority: ISO 3166-1`.
+COUNTRY_FAMILIES = ("CBR_BRT_", "CCT_CTZ_", "CDS_DES_", "CPR_PRV_", "CRS_RES_", "COU_DES_")
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,50 @@ def derive_rows(xml_path: Path = CODE_LIST_XML) -> list[dict[str, str]]:
                             code.parent.id if isinstance(code.parent, type(code)) else "",
                             *names,
                             *classification,
+                            "ILO",
                         ],
                         strict=True,
                     )
                 )
             )
-    return rows
+    return rows + _iso_completions(rows)
+
+
+def _iso_completions(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The ISO 3166-1 countries a country-based ILO list lacks, named in three languages."""
+    import gettext
+
+    import pycountry
+
+    translations = {
+        language: gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+        for language in ("fr", "es")
+    }
+    known = {r["code"] for r in rows}
+    added = []
+    for family in COUNTRY_FAMILIES:
+        template = next(
+            (r for r in rows if r["code"].startswith(family) and r["code"] != family + "TOTAL"), None
+        )
+        if template is None:
+            continue
+        for country in pycountry.countries:
+            code = family + country.alpha_3
+            if code in known:
+                continue
+            english = country.name
+            names = (english, translations["fr"].gettext(english), translations["es"].gettext(english))
+            added.append(
+                {
+                    **template,
+                    "code": code,
+                    "label": names[0],
+                    "label_fr": names[1],
+                    "label_es": names[2],
+                    "authority": "ISO 3166-1",
+                }
+            )
+    return added
 
 
 def _names(name) -> tuple[str, str, str]:

@@ -53,13 +53,18 @@ def _resolve(
     return None, (of_dataset.indicator_id if of_dataset else None)
 
 
-def indicators_of(staging: pd.DataFrame) -> list[IlostatIndicator | None]:
-    """The indicator of each staged row (None where neither the catalogue nor, for a
-    user's file, the row itself says which)."""
+def _resolve_rows(staging: pd.DataFrame) -> list[tuple[IlostatIndicator | None, str | None]]:
+    """``_resolve`` for each staged row, computed once per distinct indicator × answer."""
     lookup = _indicator_lookup()
     keys = list(zip(staging["indicator"], staging["dataset_id"], staging["api_generation"], strict=True))
     resolved = {key: _resolve(*key, lookup) for key in set(keys)}
-    return [resolved[k][0] for k in keys]
+    return [resolved[k] for k in keys]
+
+
+def indicators_of(staging: pd.DataFrame) -> list[IlostatIndicator | None]:
+    """The indicator of each staged row (None where neither the catalogue nor, for a
+    user's file, the row itself says which)."""
+    return [indicator for indicator, _ in _resolve_rows(staging)]
 
 
 def _to_code(values: pd.Series, dimensions: Iterable[str] | None = None, empty: str = "") -> pd.Series:
@@ -84,11 +89,9 @@ def ilostat_to_facts(staging: pd.DataFrame) -> Harmonised:
     """
     unmapped = UnmappedValues(SOURCE_ILOSTAT, FACT_TABLE, slice_column="indicator")
     codes = ilo_code_lists()
-    lookup = _indicator_lookup()
 
-    keys = list(zip(staging["indicator"], staging["dataset_id"], staging["api_generation"], strict=True))
-    resolved = {key: _resolve(*key, lookup) for key in set(keys)}
-    indicators = pd.Series([resolved[k][0] for k in keys], index=staging.index, dtype="object")
+    resolved = _resolve_rows(staging)
+    indicators = pd.Series([indicator for indicator, _ in resolved], index=staging.index, dtype="object")
     unmapped.add("indicator", staging[indicators.isna()], staging["indicator"][indicators.isna()])
 
     # An indicator without a sex breakdown has no sex column: "not applicable" (_Z).
@@ -110,7 +113,7 @@ def ilostat_to_facts(staging: pd.DataFrame) -> Harmonised:
 
     held = unmapped.rows_held_back(staging)
     slice_ids = pd.Series(
-        [i.indicator_id if i is not None else resolved[k][1] for i, k in zip(indicators, keys, strict=True)],
+        [i.indicator_id if i is not None else held_under for i, held_under in resolved],
         index=staging.index,
         dtype="object",
     )
