@@ -206,15 +206,19 @@ def _import_file(kind: str, path: Path) -> None:
                 f"in {row.row_count} row(s), first at line {row.first_line}"
             )
     _echo_blocked(report)
-    if outcome.refresh is not None and not outcome.refresh.success:
-        click.echo("  Rebuilding what depends on it failed: " + "; ".join(outcome.refresh.failures))
+    _echo_refresh(outcome)
     if not outcome.loaded:
         raise click.ClickException(
             f"{path.name}: no rows were loaded"
             + ("" if report.skipped or report.blocked else " (the file holds no CMC rows)")
             + "; the warehouse is unchanged."
         )
+
+
+def _echo_refresh(outcome) -> None:
+    """An import rebuilds what depends on it; say so if that failed (exit status 1)."""
     if outcome.refresh is not None and not outcome.refresh.success:
+        click.echo("  Rebuilding what depends on it failed: " + "; ".join(outcome.refresh.failures))
         sys.exit(1)
 
 
@@ -235,7 +239,27 @@ def _echo_blocked(*reports) -> None:
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_ilostat(file: Path) -> None:
-    _import_file("ilostat", file)
+    prepare_dagster_home()
+    from cmc_pipeline import settings
+    from cmc_pipeline.lib.http import SourceError
+    from cmc_pipeline.lib.warehouse import Warehouse
+    from cmc_pipeline.orchestration import import_file
+    from cmc_pipeline.sources.ilostat.load import import_summary
+    from cmc_pipeline.steps.facts import HarmonisationError
+
+    try:
+        outcome = import_file("ilostat", file)
+    except (SourceError, HarmonisationError) as exc:
+        raise click.ClickException(f"{file} was not loaded; the warehouse is unchanged.\n{exc}") from exc
+    # The counts are this file's: its staged rows and the facts it gives, never every
+    # fact of its countries (which would count rows loaded before as if they were new).
+    loaded, lines = import_summary(outcome.report, outcome.facts, Warehouse(settings.warehouse_url()))
+    for line in lines:
+        click.echo(line)
+    _echo_blocked(outcome.report)
+    _echo_refresh(outcome)
+    if not loaded:
+        raise SystemExit(1)
 
 
 @import_group.command(
@@ -248,17 +272,18 @@ def import_worldbank(file: Path) -> None:
     prepare_dagster_home()
     from cmc_pipeline.lib.http import SourceError
     from cmc_pipeline.lib.warehouse import Warehouse
-    from cmc_pipeline.orchestration import import_download
+    from cmc_pipeline.orchestration import import_file
     from cmc_pipeline.sources.worldbank.load import describe_import
 
     try:
-        report, fact_report = import_download("worldbank", file)
+        outcome = import_file("worldbank", file)
     except SourceError as exc:
         raise click.ClickException(f"{file} was not loaded; the warehouse is unchanged.\n{exc}") from exc
-    outcome = describe_import(file.name, report, fact_report, Warehouse(settings.warehouse_url()))
-    for line in outcome.lines:
+    described = describe_import(file.name, outcome.report, outcome.facts, Warehouse(settings.warehouse_url()))
+    for line in described.lines:
         click.echo(line)
-    if not outcome.loaded:
+    _echo_refresh(outcome)
+    if not described.loaded:
         raise click.exceptions.Exit(1)
 
 

@@ -189,6 +189,11 @@ class ImportOutcome:
     def loaded(self) -> bool:
         return self.report.rows_written > 0
 
+    @property
+    def facts(self) -> LoadReport:
+        """What the import gave core.fact_observation, as the fact step reports it."""
+        return LoadReport(FACT_TABLE, unmapped=self.held_back)
+
 
 # `cmc import KIND FILE`: the loader of each kind. What is downstream of the table it
 # wrote (facts, dimensions, marts, the report) is rebuilt after it.

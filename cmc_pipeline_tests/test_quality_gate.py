@@ -90,7 +90,6 @@ def extra_column(folder: Path) -> int:
 
 
 CASES = {
-    "wrong code": (wrong_code, "sex_code_known", "'SEX_X'"),
     "negative count": (negative_count, "no_negative_values", "-12.5"),
     "duplicated key": (duplicated_key, "observation_key_unique", "EAP_TEAP_SEX_AGE_NB"),
     "missing column": (missing_column, "columns_match_contract", "column 'sex': '(column missing)'"),
@@ -143,6 +142,42 @@ def test_bad_input_blocks_the_country_and_keeps_its_previous_data(case, good_loa
 
     # The Great Expectations validation result of the run is kept as a file.
     assert gx_results and json.loads(gx_results[-1].read_text())["results"]
+
+
+def test_unknown_code_holds_back_only_its_country_and_indicator(good_load, tmp_path):
+    """A code no ILO code list knows (SEX_X in Jamaica's labour force) is staged as
+    published and stops only Jamaica × that indicator in the core: its previous facts stay,
+    the value is listed with its count, file and line, and Jamaica's other indicators load."""
+    snapshots = tmp_path / "snapshots"
+    copy_bundled_snapshots(snapshots)
+    line = wrong_code(snapshots)
+    data = tmp_path / "data"
+    shutil.copytree(good_load / "warehouse", data / "warehouse")
+    before = _rows(data)
+
+    with _environment(data, snapshots):
+        outcome = _build()
+    assert outcome.success, outcome.failures
+
+    from cmc_pipeline.lib.warehouse import Warehouse
+
+    warehouse = Warehouse(str(data / "warehouse" / "cmc.duckdb"))
+    review = warehouse.query("SELECT * FROM quality.unmapped_values WHERE source = 'ILOSTAT'")
+    assert list(
+        review[["country_iso3", "slice", "column_name", "value", "row_count"]].itertuples(index=False)
+    ) == [("JAM", "EAP_TEAP_SEX_AGE_NB", "sex", "SEX_X", 1)]
+    assert review["first_line"].iloc[0] == line and review["file"].iloc[0] == "EAP_TEAP_SEX_AGE_NB_A"
+
+    after = _rows(data)
+    held = "indicator_id == 'EAP_TEAP_SEX_AGE_NB'"
+    assert (
+        after["facts JAM"]
+        .query(held)
+        .reset_index(drop=True)
+        .equals(before["facts JAM"].query(held).reset_index(drop=True))
+    )
+    others = after["facts JAM"].query(f"not ({held})")
+    assert len(others) and others["loaded_at"].min() > before["facts JAM"]["loaded_at"].max()
 
 
 def test_a_warning_is_recorded_and_does_not_block(built_warehouse):

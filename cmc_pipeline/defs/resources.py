@@ -123,7 +123,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             url=settings.warehouse_url(), lock_timeout=settings.warehouse_lock_timeout()
         ),
         "raw_store": RawStoreResource(root=str(settings.raw_dir())),
-        "ilostat": IlostatResource(mode=mode),
+        "ilostat": IlostatResource.from_environment(mode),
         "worldbank": WorldBankResource.from_environment(mode),
         "undesa": UndesaResource(mode=mode, base_url=os.environ.get("CMC_UNDESA_URL", "")),
         "missing_migrants": MissingMigrantsResource.from_environment(mode),

@@ -10,7 +10,6 @@ from cmc_pipeline.lib.reference import COUNTRY_FLAG_COLUMNS, countries, migratio
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.sources import licence_statement
 from cmc_pipeline.sources.ilostat import load as ilostat_load
-from cmc_pipeline.sources.ilostat.catalogue import ilostat_indicators
 from cmc_pipeline.sources.ilostat.to_core import SOURCE_ILOSTAT
 from cmc_pipeline.sources.missing_migrants import load as missing_migrants_load
 from cmc_pipeline.sources.missing_migrants.to_core import SOURCE_MISSING_MIGRANTS
@@ -108,7 +107,8 @@ def build_dim_indicator(warehouse: Warehouse) -> LoadReport:
                 ),
                 "licence": licence_statement("ilostat"),
             }
-            for i in ilostat_indicators()
+            # The catalogue's, and those of files users imported (their unit from the label).
+            for i in ilostat_load.indicators_in_warehouse(warehouse)
         ]
         + [
             {

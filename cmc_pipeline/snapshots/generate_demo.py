@@ -741,7 +741,8 @@ def sdmx_csv_text(indicator: dict, rows: list[SdmxRow]) -> str:
                 dataflow,
                 row.iso3,
                 "A",
-                indicator["indicator_id"],
+                # Real SDMX answers carry the measure code (CL_MEASURE), not the bulk id.
+                indicator["sdmx_measure"],
                 *row.codes,
                 str(row.year),
                 format_thousands(row.persons),
@@ -832,10 +833,15 @@ def write_text(relative: str, text: str, *, bom: bool = False) -> None:
         path.write_bytes(data)
 
 
+REAL_ILOSTAT_FILES = {"EMP_TEMP_SEX_INS_NB", "EMP_NIFL_SEX_RT"}
+
+
 def write_ilostat(countries: list[Country]) -> list[dict]:
     entries = []
     cells = simulate_all_labour_cells()
     for indicator in load_yaml_indicators("ilostat"):
+        if indicator["indicator_id"] in REAL_ILOSTAT_FILES:
+            continue  # a real download is bundled (sources/ilostat/snapshots/README.md)
         generation = indicator["fetch_order"][0]
         if generation == "bulk":
             dataset = f"{indicator['bulk_id']}_A"

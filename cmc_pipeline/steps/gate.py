@@ -86,7 +86,7 @@ def save_review(warehouse: Warehouse, report: LoadReport, *, source: str, table:
     review = report.unmapped
     if review is None:
         return
-    # The report may carry every source's review rows (core facts are built from all of them).
+    # The report may list several sources' values; each source's slice gets only its own.
     review = review[review["country_iso3"].isin(countries) & (review["source"] == source)]
     warehouse.ensure_tables([contract_for(REVIEW_TABLE)])
     warehouse.replace_slice(

@@ -317,8 +317,8 @@ def ordered_reference_values(reference: str) -> tuple[str, ...]:
 
     ``<file>#<column>`` with an optional row filter ``<file>?<column>=<value>#<column>``:
     ``cmc_pipeline/reference/countries.csv#iso3``,
-    ``cmc_pipeline/sources/ilostat/ilo_codelists.csv?dimension=sex#code``. The ILO code lists'
-    ``{ISO3}`` templates are expanded. A YAML catalogue is read as its list of entries
+    ``cmc_pipeline/sources/ilostat/ilo_codelists.csv?dimension=sex#code`` (the ILO's code
+    lists, derived from its SDMX structure message). A YAML catalogue is read as its list of entries
     (``cmc_pipeline/sources/worldbank/indicators.yaml#indicator_id``). ``iso3166-1#alpha_3``
     is the ISO 3166-1 country list itself (pycountry).
     """
@@ -332,11 +332,7 @@ def ordered_reference_values(reference: str) -> tuple[str, ...]:
 
         return frozenset(getattr(c, column) for c in pycountry.countries)
     path = PROJECT_DIR / parts.path
-    if path.name == "ilo_codelists.csv":
-        from cmc_pipeline.sources.ilostat.codelists import ilo_code_rows
-
-        rows = [{"dimension": r.dimension, "code": r.code, "label": r.label} for r in ilo_code_rows()]
-    elif path.suffix in (".yaml", ".yml"):
+    if path.suffix in (".yaml", ".yml"):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
         (rows,) = (v for v in document.values() if isinstance(v, list))
     else:

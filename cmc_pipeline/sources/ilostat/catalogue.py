@@ -2,10 +2,16 @@
 
 The ILO renamed its labour-migration series in 2025-26, so each entry names its id in
 both API generations; the loader tries them in ``fetch_order``.
+
+An indicator a user imports from a download that is not in the catalogue still loads:
+:func:`imported_indicator` takes its id from the row (code form) or from ILOSTAT's file
+name (``EMP_NIFL_SEX_RT_A-20240726T0000.csv``), and its unit from the label's
+parentheses (``(thousands)``, ``(%)``) or the id's suffix (``_RT`` rate, ``_NB`` number).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +33,10 @@ class IlostatIndicator:
     sdmx_dataflow: str | None
     sdmx_breakdowns: tuple[str, ...]
     fetch_order: tuple[str, ...]
+    # The dataflow's MEASURE code (ILO code list CL_MEASURE): what SDMX-CSV rows carry.
+    sdmx_measure: str | None = None
+    # Imported from a user's file rather than listed in indicators.yaml.
+    imported: bool = False
 
     @property
     def bulk_dataset_id(self) -> str | None:
@@ -50,6 +60,60 @@ def ilostat_indicators() -> tuple[IlostatIndicator, ...]:
             sdmx_dataflow=e.get("sdmx_dataflow"),
             sdmx_breakdowns=tuple(e.get("sdmx_breakdowns") or ()),
             fetch_order=tuple(e["fetch_order"]),
+            sdmx_measure=e.get("sdmx_measure"),
         )
         for e in entries
+    )
+
+
+# ILOSTAT names its downloads <bulk id>_<frequency>[-<timestamp>].csv.
+_DOWNLOAD_NAME = re.compile(r"^(?P<id>[A-Z0-9]+(?:_[A-Z0-9]+)+)_(?P<freq>[AQM])(?:-\d{8}T\d{4})?\.csv$", re.I)
+_CODE = re.compile(r"^[A-Z0-9]+(?:_[A-Z0-9]+)+$")
+_UNIT_IN_LABEL = re.compile(r"\s*\(([^()]*)\)\s*$")
+# What the parentheses of an ILOSTAT indicator label say, as (unit, power of ten).
+_LABEL_UNITS = {"%": ("percent", 0), "thousands": ("persons", 3), "millions": ("persons", 6)}
+# Without a label, the id's last part: ILOSTAT's numbers in the bulk files are thousands.
+_ID_SUFFIX_UNITS = {"RT": ("percent", 0), "DT": ("percent", 0), "NB": ("persons", 3)}
+
+
+def split_unit(label: str) -> tuple[str, str | None]:
+    """``("Employment by sex and age", "thousands")`` from an ILOSTAT indicator label."""
+    match = _UNIT_IN_LABEL.search(label)
+    if not match:
+        return label.strip(), None
+    return label[: match.start()].strip(), match.group(1).strip()
+
+
+def imported_indicator(published: str, file_name: str) -> IlostatIndicator:
+    """The indicator of rows imported from a download, when the catalogue does not list it.
+
+    ``published`` is the row's indicator as written (an id in code form, a label in label
+    form); ``file_name`` is the download's name, which carries the id in label form.
+    """
+    published = str(published).strip()
+    named = _DOWNLOAD_NAME.match(file_name)
+    frequency = named.group("freq").upper() if named else "A"
+    if _CODE.match(published):
+        indicator_id, label, unit_text = published, published, None
+    else:
+        label, unit_text = split_unit(published)
+        indicator_id = (
+            named.group("id").upper() if named else re.sub(r"[^A-Z0-9]+", "_", label.upper()).strip("_")
+        )
+    if unit_text is not None:
+        unit, multiplier = _LABEL_UNITS.get(unit_text.lower(), (unit_text.lower(), 0))
+    else:
+        unit, multiplier = _ID_SUFFIX_UNITS.get(indicator_id.rsplit("_", 1)[-1], ("unspecified", 0))
+    return IlostatIndicator(
+        indicator_id=indicator_id,
+        label=label,
+        topic="imported",
+        unit=unit,
+        unit_multiplier=multiplier,
+        frequency=frequency,
+        bulk_id=indicator_id if _CODE.match(indicator_id) else None,
+        sdmx_dataflow=None,
+        sdmx_breakdowns=(),
+        fetch_order=(),
+        imported=True,
     )

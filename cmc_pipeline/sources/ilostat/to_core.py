@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import pandas as pd
 
 from cmc_pipeline.lib.reference import fold_name
-from cmc_pipeline.sources.ilostat.catalogue import IlostatIndicator, ilostat_indicators
+from cmc_pipeline.sources.ilostat.catalogue import (
+    IlostatIndicator,
+    ilostat_indicators,
+    imported_indicator,
+    split_unit,
+)
 from cmc_pipeline.sources.ilostat.codelists import ilo_code_lists
 from cmc_pipeline.steps.facts import FACT_TABLE, NOT_APPLICABLE, harmonise_period, keep_informative_rows
 from cmc_pipeline.steps.review import Harmonised, UnmappedValues
@@ -26,26 +30,53 @@ def _indicator_lookup() -> dict[str, IlostatIndicator]:
     return lookup
 
 
-def _indicator_for(published: str, lookup: dict[str, IlostatIndicator]) -> IlostatIndicator | None:
+def _resolve(
+    published: str, dataset_id: str, api: str, lookup: dict[str, IlostatIndicator]
+) -> tuple[IlostatIndicator | None, str | None]:
+    """The indicator of a staged row, and the indicator id its slice is held under when the
+    row cannot be mapped (so that the slice keeps its previous facts)."""
+    catalogue = ilostat_indicators()
+    if api == "ilostat_sdmx":
+        # SDMX rows carry the measure code (CL_MEASURE); the dataflow says which series.
+        of_flow = [i for i in catalogue if i.sdmx_dataflow == dataset_id]
+        match = next((i for i in of_flow if i.sdmx_measure == published), None)
+        return match, (of_flow[0].indicator_id if of_flow else None)
     if published in lookup:
-        return lookup[published]
-    # Label downloads say "Labour force by sex and age (thousands)": drop the unit.
-    without_unit = re.sub(r"\s*\([^)]*\)\s*$", "", str(published))
-    return lookup.get(fold_name(without_unit))
+        return lookup[published], None
+    label, _unit = split_unit(str(published))
+    if fold_name(label) in lookup:
+        return lookup[fold_name(label)], None
+    if api == "file":
+        # A user's download may hold any indicator ILOSTAT publishes.
+        return imported_indicator(published, str(dataset_id).removeprefix("file:")), None
+    of_dataset = next((i for i in catalogue if i.bulk_dataset_id == dataset_id), None)
+    return None, (of_dataset.indicator_id if of_dataset else None)
 
 
-def _to_code(values: pd.Series, allowed_dimensions: Iterable[str] | None = None) -> pd.Series:
-    """Code for each value given as an ILO code or label; NA where neither is known."""
+def _resolve_rows(staging: pd.DataFrame) -> list[tuple[IlostatIndicator | None, str | None]]:
+    """``_resolve`` for each staged row, computed once per distinct indicator × answer."""
+    lookup = _indicator_lookup()
+    keys = list(zip(staging["indicator"], staging["dataset_id"], staging["api_generation"], strict=True))
+    resolved = {key: _resolve(*key, lookup) for key in set(keys)}
+    return [resolved[k] for k in keys]
+
+
+def indicators_of(staging: pd.DataFrame) -> list[IlostatIndicator | None]:
+    """The indicator of each staged row (None where neither the catalogue nor, for a
+    user's file, the row itself says which)."""
+    return [indicator for indicator, _ in _resolve_rows(staging)]
+
+
+def _to_code(values: pd.Series, dimensions: Iterable[str] | None = None, empty: str = "") -> pd.Series:
+    """The ILO code of each value given as a code or a label (any form ILOSTAT writes);
+    ``empty`` for an empty value, NA where no code list knows the value."""
     codes = ilo_code_lists()
-    allowed = set(allowed_dimensions) if allowed_dimensions else None
+    allowed = frozenset(dimensions) if dimensions else None
 
     def one(value):
-        if value is None or value is pd.NA or value == "":
-            return ""
-        code = value if codes.dimension_of(value) else codes.code_for_label(value)
-        if code is None or (allowed and codes.dimension_of(code) not in allowed):
-            return None
-        return code
+        if value is None or value is pd.NA or str(value).strip() == "":
+            return empty
+        return codes.code_for(str(value), allowed)
 
     return values.map(one, na_action=None).astype("string")
 
@@ -58,13 +89,14 @@ def ilostat_to_facts(staging: pd.DataFrame) -> Harmonised:
     """
     unmapped = UnmappedValues(SOURCE_ILOSTAT, FACT_TABLE, slice_column="indicator")
     codes = ilo_code_lists()
-    lookup = _indicator_lookup()
 
-    indicators = staging["indicator"].map(lambda v: _indicator_for(v, lookup))
+    resolved = _resolve_rows(staging)
+    indicators = pd.Series([indicator for indicator, _ in resolved], index=staging.index, dtype="object")
     unmapped.add("indicator", staging[indicators.isna()], staging["indicator"][indicators.isna()])
 
-    sex = _to_code(staging["sex"], ["sex"])
-    unmapped.add("sex", staging[sex.isna() | (sex == "")], staging["sex"][sex.isna() | (sex == "")])
+    # An indicator without a sex breakdown has no sex column: "not applicable" (_Z).
+    sex = _to_code(staging["sex"], ["sex"], empty=NOT_APPLICABLE)
+    unmapped.add("sex", staging[sex.isna()], staging["sex"][sex.isna()])
 
     classifications = []
     for column in ("classif1", "classif2"):
@@ -80,11 +112,13 @@ def ilostat_to_facts(staging: pd.DataFrame) -> Harmonised:
     unmapped.add("time", staging[periods.isna()], staging["time"][periods.isna()])
 
     held = unmapped.rows_held_back(staging)
+    slice_ids = pd.Series(
+        [i.indicator_id if i is not None else held_under for i, held_under in resolved],
+        index=staging.index,
+        dtype="object",
+    )
     held_slices = pd.DataFrame(
-        {
-            "country_iso3": staging["country_iso3"][held],
-            "indicator_id": indicators[held].map(lambda i: i.indicator_id if i else None),
-        }
+        {"country_iso3": staging["country_iso3"][held], "indicator_id": slice_ids[held]}
     ).dropna()
     keep = ~held
     staging, indicators, sex, status, periods = (x[keep] for x in (staging, indicators, sex, status, periods))
