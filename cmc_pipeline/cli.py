@@ -352,22 +352,14 @@ def validate_upload(file: Path, dataset: str, country: str, errors_csv: Path | N
 @click.option("--country", required=True, help="ISO3 code (or name) of the sending country.")
 @click.option("--load", is_flag=True, help="Process it at once, with the same checks as the pipeline.")
 def upload(file: Path, dataset: str, country: str, load: bool) -> None:
-    import shutil
-
     from cmc_pipeline.lib.reference import resolve_country
-    from cmc_pipeline.lib.uploads.intake import safe_name
+    from cmc_pipeline.lib.uploads.intake import place_in_inbox
 
     sender = resolve_country(country)
     if sender is None:
         raise click.ClickException(f"{country!r} is not a CMC country (give its ISO3 code, e.g. JAM)")
-    folder = settings.inbox_dir() / sender / dataset
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / safe_name(file.name)
-    number = 1
-    while target.exists():  # never overwrite a file still waiting
-        target = folder / f"{Path(safe_name(file.name)).stem}_{number}{file.suffix.lower()}"
-        number += 1
-    shutil.copy2(file, target)
+    # The same placing as the portal's: never over a file still waiting, never half a file.
+    target = place_in_inbox(file.read_bytes(), settings.inbox_dir(), sender, dataset, file.name)
     click.echo(f"Put {file.name} in the inbox as {target}")
     if not load:
         return
@@ -438,7 +430,7 @@ def portal_add_user(
     if not no_password:
         # One line from standard input: never an argument, which other users of the machine
         # could read in the process list, nor an echo on the terminal.
-        stdin = click.get_text_stream("stdin")
+        stdin = sys.stdin
         password = (
             click.prompt("Password", hide_input=True) if stdin.isatty() else stdin.readline().rstrip("\r\n")
         )

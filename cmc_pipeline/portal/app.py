@@ -110,6 +110,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     store.delete_expired_sessions()
     app.extensions["cmc_store"] = store
     app.session_interface = auth.StoreSessionInterface(store)
+    # Who asks is known before the CSRF check, so a refused form is logged with their name.
+    app.before_request(_load_user)
     CSRFProtect(app)
     Babel(app, locale_selector=_locale)
     app.wsgi_app = auth.TrustedProxy(app.wsgi_app, config["TRUSTED_PROXY"])
@@ -119,7 +121,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_pages(app)
     _register_errors(app)
     app.after_request(_security_headers)
-    app.before_request(_load_user)
     return app
 
 
