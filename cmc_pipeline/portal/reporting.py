@@ -182,7 +182,10 @@ def period_state(period: str, submissions: list[Submission], view: PipelineView)
     loaded_upload = view.loaded.get(period)
     if loaded_upload:
         return "published" if view.published.get(period) == loaded_upload else "loaded"
-    return "received" if view.waiting else "not_received"
+    # A file sent another way (cmc upload, a copy into the inbox) says its periods only
+    # once the pipeline reads it: until then each period not yet loaded may be in it.
+    sent_here = {s.inbox_path for s in submissions}
+    return "received" if any(w not in sent_here for w in view.waiting) else "not_received"
 
 
 def upload_datasets() -> tuple[str, ...]:
