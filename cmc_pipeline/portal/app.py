@@ -340,31 +340,30 @@ def _register_pages(app: Flask) -> None:
     def country(iso3: str):
         iso3 = _country(iso3)
         store = _store()
-        warehouse = _warehouse()
         today = datetime.now(UTC).date()
         datasets = []
-        available = True
-        for dataset in UPLOAD_DATASETS:
-            view = reporting.pipeline_view(warehouse, settings.inbox_dir(), iso3, dataset)
-            available &= view.available
-            submissions = store.submissions(iso3, dataset)
-            periods = [
-                {
-                    "period": owed.period,
-                    "deadline": owed.deadline.isoformat(),
-                    "state": reporting.period_state(owed.period, submissions, view),
-                    "overdue": owed.deadline < today,
-                }
-                for owed in reporting.owed_periods(dataset, today)
-            ]
-            datasets.append(
-                {
-                    "name": dataset,
-                    "purpose": reporting.dataset_purpose(dataset),
-                    "periods": periods,
-                    "figures": _latest_figures(warehouse, iso3, dataset, submissions, view),
-                }
-            )
+        with reporting.WarehouseReads(_warehouse()) as reads:
+            for dataset in UPLOAD_DATASETS:
+                view = reporting.pipeline_view(reads, settings.inbox_dir(), iso3, dataset)
+                submissions = store.submissions(iso3, dataset)
+                periods = [
+                    {
+                        "period": owed.period,
+                        "deadline": owed.deadline.isoformat(),
+                        "state": reporting.period_state(owed.period, submissions, view),
+                        "overdue": owed.deadline < today,
+                    }
+                    for owed in reporting.owed_periods(dataset, today)
+                ]
+                datasets.append(
+                    {
+                        "name": dataset,
+                        "purpose": reporting.dataset_purpose(dataset),
+                        "periods": periods,
+                        "figures": _latest_figures(reads, iso3, dataset, submissions, view),
+                    }
+                )
+        available = reads.available
         _audit("view country", iso3)
         return render_template(
             "country.html", iso3=iso3, name=_country_names()[iso3], datasets=datasets, available=available
@@ -419,9 +418,10 @@ def _register_pages(app: Flask) -> None:
     @app.get("/c/<iso3>/history")
     def history(iso3: str):
         iso3 = _country(iso3)
-        views = {
-            d: reporting.pipeline_view(_warehouse(), settings.inbox_dir(), iso3, d) for d in UPLOAD_DATASETS
-        }
+        with reporting.WarehouseReads(_warehouse()) as reads:
+            views = {
+                d: reporting.pipeline_view(reads, settings.inbox_dir(), iso3, d) for d in UPLOAD_DATASETS
+            }
         rows = []
         for item in _store().submissions(iso3):
             state, upload_id = reporting.submission_state(item, views[item.dataset])
@@ -440,7 +440,8 @@ def _register_pages(app: Flask) -> None:
     def submission(iso3: str, submission_id: int):
         iso3 = _country(iso3, "read")
         item = _submission(iso3, submission_id)
-        view = reporting.pipeline_view(_warehouse(), settings.inbox_dir(), iso3, item.dataset)
+        with reporting.WarehouseReads(_warehouse()) as reads:
+            view = reporting.pipeline_view(reads, settings.inbox_dir(), iso3, item.dataset)
         state, upload_id = reporting.submission_state(item, view)
         problems = [i18n.explain(p, item.dataset) for p in item.problems]
         _audit("view submission", iso3, str(submission_id))
@@ -599,7 +600,7 @@ def _register_pages(app: Flask) -> None:
         )
 
 
-def _latest_figures(warehouse, iso3: str, dataset: str, submissions, view) -> dict:
+def _latest_figures(reads, iso3: str, dataset: str, submissions, view) -> dict:
     """The country's figures of ``dataset`` now in the warehouse: the periods loaded, and
     the first rows of the latest one, with the footnotes (reasons given for accepted
     warnings) of the file behind them."""
@@ -614,15 +615,12 @@ def _latest_figures(warehouse, iso3: str, dataset: str, submissions, view) -> di
         return result
     latest = result["periods"][0]
     columns = [c for c in spec.file_columns if c != "country_iso3"]
-    try:
-        frame = warehouse.query(
-            f"SELECT {', '.join(columns)}, upload_id, demonstration_data FROM {spec.current_table} "
-            f"WHERE country_iso3 = ? AND period = ? "
-            f"ORDER BY {', '.join(spec.key_columns)} LIMIT {FIGURES_SHOWN}",
-            [iso3, latest],
-        )
-    except Exception:  # locked by a load in progress: the page says the figures are unavailable
-        return {**result, "available": False}
+    frame = reads.query(
+        f"SELECT {', '.join(columns)}, upload_id, demonstration_data FROM {spec.current_table} "
+        f"WHERE country_iso3 = ? AND period = ? "
+        f"ORDER BY {', '.join(spec.key_columns)} LIMIT {FIGURES_SHOWN}",
+        [iso3, latest],
+    )
     sha = {v: k for k, v in view.loaded_sha.items()}.get(view.loaded[latest])
     result.update(
         latest=latest,

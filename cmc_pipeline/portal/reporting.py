@@ -22,6 +22,7 @@ and its outcome folders) and the portal's submissions; nothing is kept twice.
 from __future__ import annotations
 
 import calendar
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -104,8 +105,50 @@ class PipelineView:
     available: bool = True  # False: the warehouse could not be read just now
 
 
-def pipeline_view(warehouse, inbox: Path, country: str, dataset: str) -> PipelineView:
-    view = PipelineView()
+class WarehouseReads:
+    """The reads of one page over one read-only connection: opening the DuckDB file costs
+    more than the queries, and a page asks a dozen of them. A warehouse that is locked by
+    a load (or not built yet) reads as empty, with ``available`` saying which."""
+
+    def __init__(self, warehouse):
+        self.warehouse = warehouse
+        self.available = True
+        self.tables: set[str] = set()
+        self._stack = ExitStack()
+        self._connection = None
+
+    def __enter__(self) -> WarehouseReads:
+        duckdb_file = self.warehouse.backend == "duckdb"
+        if duckdb_file and not Path(self.warehouse.url).exists():
+            return self  # nothing loaded yet
+        try:
+            self._connection = self._stack.enter_context(self.warehouse.connect(read_only=duckdb_file))
+            found = self.query(
+                "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables"
+            )
+            self.tables = set(found["name"])
+        except Exception:  # locked by a load, or the server is down: the page says so
+            self.available = False
+            self._connection = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def table_exists(self, table: str) -> bool:
+        return table in self.tables
+
+    def query(self, sql: str, params: list | None = None):
+        import pandas as pd
+
+        if self.warehouse.backend == "duckdb":
+            return self._connection.execute(sql, params or []).df()
+        cursor = self._connection.execute(sql.replace("?", "%s"), params or [])
+        return pd.DataFrame(cursor.fetchall(), columns=[d.name for d in cursor.description])
+
+
+def pipeline_view(reads: WarehouseReads, inbox: Path, country: str, dataset: str) -> PipelineView:
+    view = PipelineView(available=reads.available)
     spec = upload_dataset(dataset)
     queries = (
         (spec.current_table, "period, max(upload_id) AS upload_id", "country_iso3", "period"),
@@ -119,9 +162,9 @@ def pipeline_view(warehouse, inbox: Path, country: str, dataset: str) -> Pipelin
     )
     try:
         for table, columns, country_column, group in queries:
-            if not warehouse.table_exists(table):
+            if not reads.table_exists(table):
                 continue
-            found = warehouse.query(
+            found = reads.query(
                 f"SELECT {columns} FROM {table} WHERE {country_column} = ? GROUP BY {group}", [country]
             )
             for row in found.itertuples():
