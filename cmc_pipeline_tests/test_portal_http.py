@@ -325,3 +325,22 @@ def test_add_user_reads_the_password_from_standard_input(data_dir):
         main, ["portal", "add-user", "y@gov.sr", "--role", "officer"], input="x" * 12
     )
     assert nowhere.exit_code != 0 and "needs at least one --country" in nowhere.output
+
+
+def test_a_file_sent_with_cmc_upload_shows_as_received_until_the_pipeline_reads_it(portal_app):
+    from click.testing import CliRunner
+
+    from cmc_pipeline.cli import main
+
+    result = CliRunner().invoke(
+        main, ["upload", str(JAM_PERMITS), "--dataset", "work_permits", "--country", "Jamaica"]
+    )
+    assert result.exit_code == 0, result.output
+    client = portal_app.test_client()
+    sign_in(client, JAM)
+    home = client.get("/c/JAM").get_data(as_text=True)
+    # Its periods are unknown until it is read: every period not yet loaded may be in it.
+    assert home.count('<tr class="state-received">') == 5  # work_permits' five periods
+    assert '<tr class="state-not_received"><td>2025</td>' in home  # the other datasets
+    history = client.get("/c/JAM/history").get_data(as_text=True)
+    assert "Waiting in the inbox for the pipeline (work_permits): 1" in history

@@ -615,7 +615,7 @@ def _latest_figures(reads, iso3: str, dataset: str, submissions, view) -> dict:
         return result
     latest = result["periods"][0]
     columns = [c for c in spec.file_columns if c != "country_iso3"]
-    frame = reads.query(
+    found = reads.query(
         f"SELECT {', '.join(columns)}, upload_id, demonstration_data FROM {spec.current_table} "
         f"WHERE country_iso3 = ? AND period = ? "
         f"ORDER BY {', '.join(spec.key_columns)} LIMIT {FIGURES_SHOWN}",
@@ -625,8 +625,8 @@ def _latest_figures(reads, iso3: str, dataset: str, submissions, view) -> dict:
     result.update(
         latest=latest,
         columns=columns,
-        rows=frame[columns].astype(object).where(frame[columns].notna(), None).values.tolist(),
-        demonstration=bool(frame["demonstration_data"].any()),
+        rows=[[row[c] for c in columns] for row in found],
+        demonstration=any(row["demonstration_data"] for row in found),
         upload_id=view.loaded[latest],
         footnotes=[s.warning_reason for s in submissions if s.sha256 == sha and s.warning_reason],
     )

@@ -126,7 +126,7 @@ class WarehouseReads:
             found = self.query(
                 "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables"
             )
-            self.tables = set(found["name"])
+            self.tables = {row["name"] for row in found}
         except Exception:  # locked by a load, or the server is down: the page says so
             self.available = False
             self._connection = None
@@ -138,13 +138,12 @@ class WarehouseReads:
     def table_exists(self, table: str) -> bool:
         return table in self.tables
 
-    def query(self, sql: str, params: list | None = None):
-        import pandas as pd
-
-        if self.warehouse.backend == "duckdb":
-            return self._connection.execute(sql, params or []).df()
-        cursor = self._connection.execute(sql.replace("?", "%s"), params or [])
-        return pd.DataFrame(cursor.fetchall(), columns=[d.name for d in cursor.description])
+    def query(self, sql: str, params: list | None = None) -> list[dict]:
+        """Rows as dictionaries: a page shows a few dozen, not worth a DataFrame each."""
+        sql = sql if self.warehouse.backend == "duckdb" else sql.replace("?", "%s")
+        cursor = self._connection.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def pipeline_view(reads: WarehouseReads, inbox: Path, country: str, dataset: str) -> PipelineView:
@@ -167,14 +166,14 @@ def pipeline_view(reads: WarehouseReads, inbox: Path, country: str, dataset: str
             found = reads.query(
                 f"SELECT {columns} FROM {table} WHERE {country_column} = ? GROUP BY {group}", [country]
             )
-            for row in found.itertuples():
+            for row in found:
                 if table == spec.history_table:
-                    view.loaded_sha[str(row.raw_sha256)] = str(row.upload_id)
-                    view.loaded_at[str(row.upload_id)] = str(row.loaded_at)[:19]
+                    view.loaded_sha[str(row["raw_sha256"])] = str(row["upload_id"])
+                    view.loaded_at[str(row["upload_id"])] = str(row["loaded_at"])[:19]
                 elif table == spec.current_table:
-                    view.loaded[str(row.period)] = str(row.upload_id)
+                    view.loaded[str(row["period"])] = str(row["upload_id"])
                 else:
-                    view.published[str(row.period)] = str(row.upload_id)
+                    view.published[str(row["period"])] = str(row["upload_id"])
     except Exception:  # a locked or unreachable warehouse: the page says so, the rest still shows
         view.available = False
     folder = Path(inbox) / country / dataset
