@@ -179,9 +179,11 @@ def main() -> None:
     portal_s, validate_s = statistics.median(portal), statistics.median(validate)
     ratio = portal_s / validate_s
     verdict = "met" if ratio <= TARGET_RATIO else "not met"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     markdown = f"""## portal
 
-{machine_line()}
+{machine_line()} Load average when it ended: {load} (the machine is shared; compare the
+ratios, measured in the same run, rather than the seconds).
 
 `benchmarks/portal_benchmark.py`: the portal (`cmc portal`, waitress) in its own process,
 clients over HTTP on 127.0.0.1, signed in through the login form.
@@ -220,6 +222,10 @@ Pages served per second, {CLIENTS} clients at once for {SECONDS_PER_PAGE} s each
             ],
         )
     }
+
+A country's page opens the DuckDB warehouse read-only for each request (a connection kept
+open would hold the file's lock and stop the pipeline's loads) and makes about twenty
+small reads: the upload tables, marts and inbox of five datasets, and the latest figures.
 """
     write_section("portal", markdown)
     print(markdown)
