@@ -22,10 +22,12 @@ and its outcome folders) and the portal's submissions; nothing is kept twice.
 from __future__ import annotations
 
 import calendar
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.uploads import intake
@@ -108,7 +110,15 @@ class PipelineView:
 class WarehouseReads:
     """The reads of one page over one read-only connection: opening the DuckDB file costs
     more than the queries, and a page asks a dozen of them. A warehouse that is locked by
-    a load (or not built yet) reads as empty, with ``available`` saying which."""
+    a load (or not built yet) reads as empty, with ``available`` saying which.
+
+    A DuckDB file's answers are remembered until the file changes: every committed write
+    changes the file or its write-ahead log, so the same question about the same
+    file has the same answer, and most pages open no connection at all. (PostgreSQL is
+    asked every time.)"""
+
+    _remembered: ClassVar[dict] = {}  # (file version, sql, params) -> rows, latest version only
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, warehouse):
         self.warehouse = warehouse
@@ -116,20 +126,24 @@ class WarehouseReads:
         self.tables: set[str] = set()
         self._stack = ExitStack()
         self._connection = None
+        self._version = None
 
     def __enter__(self) -> WarehouseReads:
-        duckdb_file = self.warehouse.backend == "duckdb"
-        if duckdb_file and not Path(self.warehouse.url).exists():
-            return self  # nothing loaded yet
+        if self.warehouse.backend == "duckdb":
+            path = Path(self.warehouse.url)
+            if not path.exists():
+                return self  # nothing loaded yet
+            self._version = tuple(
+                (f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None
+                for f in (path, path.with_name(path.name + ".wal"))
+            )
         try:
-            self._connection = self._stack.enter_context(self.warehouse.connect(read_only=duckdb_file))
             found = self.query(
                 "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables"
             )
             self.tables = {row["name"] for row in found}
         except Exception:  # locked by a load, or the server is down: the page says so
             self.available = False
-            self._connection = None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -140,10 +154,23 @@ class WarehouseReads:
 
     def query(self, sql: str, params: list | None = None) -> list[dict]:
         """Rows as dictionaries: a page shows a few dozen, not worth a DataFrame each."""
-        sql = sql if self.warehouse.backend == "duckdb" else sql.replace("?", "%s")
-        cursor = self._connection.execute(sql, params or [])
+        key = (self._version, sql, tuple(params or ()))
+        if self._version is not None and key in self._remembered:
+            return self._remembered[key]
+        if self._connection is None:
+            duckdb_file = self.warehouse.backend == "duckdb"
+            self._connection = self._stack.enter_context(self.warehouse.connect(read_only=duckdb_file))
+        text = sql if self.warehouse.backend == "duckdb" else sql.replace("?", "%s")
+        cursor = self._connection.execute(text, params or [])
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        if self._version is not None:
+            with self._lock:
+                stale = [k for k in self._remembered if k[0] != self._version]
+                for old in stale:
+                    del self._remembered[old]
+                self._remembered[key] = rows
+        return rows
 
 
 def pipeline_view(reads: WarehouseReads, inbox: Path, country: str, dataset: str) -> PipelineView:
