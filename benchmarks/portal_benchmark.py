@@ -223,9 +223,11 @@ Pages served per second, {CLIENTS} clients at once for {SECONDS_PER_PAGE} s each
         )
     }
 
-A country's page opens the DuckDB warehouse read-only for each request (a connection kept
-open would hold the file's lock and stop the pipeline's loads) and makes about twenty
-small reads: the upload tables, marts and inbox of five datasets, and the latest figures.
+A country's page makes about twenty small reads of the warehouse (the upload tables and
+marts of five datasets, and the latest figures) and lists the inbox. It opens the DuckDB
+file read-only only when the file has changed since the answers were last read (a
+connection kept open would hold the file's lock and stop the pipeline's loads); the
+clients here all ask while the warehouse stays as it is, as between two loads.
 """
     write_section("portal", markdown)
     print(markdown)

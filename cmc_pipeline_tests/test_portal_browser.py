@@ -64,6 +64,8 @@ def test_an_officer_sends_files_and_reads_the_report_in_their_language(portal_ur
     assert page.url == f"{portal_url}/c/JAM"
     assert page.inner_text("h1") == "Jamaica (JAM)"
     assert page.locator("#work_permits tr.state-not_received").count() == 5
+    # On a phone: nothing wider than the screen but the tables, which scroll on their own.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     with page.expect_download() as download:
         page.click("#work_permits a:has-text('XLSX')")
@@ -73,6 +75,8 @@ def test_an_officer_sends_files_and_reads_the_report_in_their_language(portal_ur
     workbook = load_workbook(template)
     assert "JAM (Jamaica)" in workbook["Instructions"]["A1"].value
     assert [c.value for c in workbook["Data"][1]][:2] == ["country_iso3", "period"]
+    (country_list,) = [v for v in workbook["Data"].data_validations.dataValidation if "A2:" in str(v.sqref)]
+    assert country_list.formula1 == '"JAM"'  # the country column offers Jamaica alone
 
     page.click("#work_permits a:has-text('Send a file')")
     page.set_input_files("#file", str(JAM_PERMITS))
