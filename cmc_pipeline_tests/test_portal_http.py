@@ -191,6 +191,11 @@ def test_an_analyst_sees_every_countrys_state_but_no_raw_file(portal_app):
     analyst = portal_app.test_client()
     sign_in(analyst, "analyst@cmc.invalid")
     assert analyst.get("/c/BRB").status_code == 200
+    overview = analyst.get("/").get_data(as_text=True)
+    barbados_row = overview.split('id="country-BRB"')[1].split("</tr>")[0]
+    # The file sent covers 2022 and 2023; what every dataset owes now is 2025.
+    assert barbados_row.count('class="state-not_received"') == 5
+    assert "Suriname (SUR)" in overview and overview.count('<tr id="country-') == 25
     history = analyst.get("/c/BRB/history").get_data(as_text=True)
     assert "accepted" in history and "/c/BRB/submissions/1" not in history
     for url in ("/c/BRB/submissions/1", "/c/BRB/submissions/1/original", "/c/BRB/upload"):
@@ -289,6 +294,18 @@ def test_the_reporting_calendar_follows_the_contracts_cadence():
         ("2025", "2026-03-31"),
         ("2024", "2025-03-31"),
         ("2023", "2024-03-30"),
+    ]
+    # Further back, to the earliest period a country has sent, so its figures keep a row.
+    assert [p.period for p in owed_periods("work_permits", date(2031, 5, 1), count=2, back_to="2022")] == [
+        "2030",
+        "2029",
+        "2028",
+        "2027",
+        "2026",
+        "2025",
+        "2024",
+        "2023",
+        "2022",
     ]
 
 

@@ -289,7 +289,25 @@ def _register_pages(app: Flask) -> None:
             return redirect(url_for("country", iso3=user.countries[0]))
         names = _country_names()
         shown_countries = sorted(names) if user.role in ("analyst", "admin") else list(user.countries)
-        return render_template("home.html", countries=[(c, names.get(c, c)) for c in shown_countries])
+        # Each country's latest owed period of each dataset, and where it stands: the
+        # region at a glance for analysts, and for an officer of several countries.
+        today = datetime.now(UTC).date()
+        latest = {d: reporting.owed_periods(d, today, count=1) for d in UPLOAD_DATASETS}
+        store = _store()
+        rows = []
+        with reporting.WarehouseReads(_warehouse()) as reads:
+            for iso3 in shown_countries:
+                states = []
+                for dataset in UPLOAD_DATASETS:
+                    if not latest[dataset]:
+                        states.append(None)
+                        continue
+                    view = reporting.pipeline_view(reads, settings.inbox_dir(), iso3, dataset)
+                    owed = latest[dataset][0]
+                    states.append(reporting.period_state(owed.period, store.submissions(iso3, dataset), view))
+                rows.append({"iso3": iso3, "name": names.get(iso3, iso3), "states": states})
+        periods = [latest[d][0].period if latest[d] else "" for d in UPLOAD_DATASETS]
+        return render_template("home.html", rows=rows, datasets=UPLOAD_DATASETS, periods=periods)
 
     @app.route("/login", methods=["GET", "POST"])
     def login():
@@ -353,7 +371,7 @@ def _register_pages(app: Flask) -> None:
                         "state": reporting.period_state(owed.period, submissions, view),
                         "overdue": owed.deadline < today,
                     }
-                    for owed in reporting.owed_periods(dataset, today)
+                    for owed in reporting.owed_periods(dataset, today, back_to=_earliest(submissions, view))
                 ]
                 datasets.append(
                     {
@@ -598,6 +616,12 @@ def _register_pages(app: Flask) -> None:
             f"submission {submission_id} as {relative}"
             + (f"; warnings accepted: {reason}" if reason else ""),
         )
+
+
+def _earliest(submissions, view) -> str | None:
+    """The earliest period a country has sent or loaded, if any."""
+    periods = [p for s in submissions for p in s.periods] + list(view.loaded)
+    return min(periods) if periods else None
 
 
 def _latest_figures(reads, iso3: str, dataset: str, submissions, view) -> dict:

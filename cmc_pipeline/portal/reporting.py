@@ -57,9 +57,13 @@ def _latency_days(value: int, unit: str) -> timedelta:
     return timedelta(days={"day": 1, "week": 7, "month": 30, "year": 365}[unit] * value)
 
 
-def owed_periods(dataset: str, today: date, count: int = PERIODS_SHOWN) -> list[OwedPeriod]:
+def owed_periods(
+    dataset: str, today: date, count: int = PERIODS_SHOWN, back_to: str | None = None
+) -> list[OwedPeriod]:
     """The ``count`` latest periods of ``dataset`` that have ended by ``today``, newest
-    first, each with its deadline. Datasets without a cadence owe nothing."""
+    first, each with its deadline, and further back to the period ``back_to`` (the
+    earliest a country has sent or loaded, so its figures keep their row). Datasets
+    without a cadence owe nothing."""
     levels = upload_dataset(dataset).contract.service_levels
     if levels is None:
         return []
@@ -74,8 +78,9 @@ def owed_periods(dataset: str, today: date, count: int = PERIODS_SHOWN) -> list[
     start = date(today.year, 1, 1)
     while _add_months(start, step_months) <= today:
         start = _add_months(start, step_months)
-    periods = []
-    for _ in range(count):
+    periods: list[OwedPeriod] = []
+    earliest = date(int(back_to[:4]), 1, 1) if back_to and back_to[:4].isdigit() else None
+    while len(periods) < count or (earliest and _add_months(start, -step_months) >= earliest):
         start = _add_months(start, -step_months)
         ends = _add_months(start, step_months) - timedelta(days=1)
         periods.append(
