@@ -6,11 +6,13 @@ state following the pipeline from the inbox to the mart."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from datetime import date
 
 from cmc_pipeline import settings
 from cmc_pipeline.lib.uploads import intake
+from cmc_pipeline.portal.app import SENSOR_SHA_TAG
 from cmc_pipeline_tests.portal_fixtures import (
     BRB_PERMITS,
     JAM_PERMITS,
@@ -273,8 +275,14 @@ def test_a_files_state_follows_the_pipeline_from_the_inbox_to_the_mart(portal_ap
         inbox=settings.inbox_dir(),
     )
     assert outcome.status == "accepted"
+    portal_app.config["DAGSTER_URL"] = "https://dagster.cmc.example"
     page = client.get(submission_url).get_data(as_text=True)
     assert 'id="state">loaded<' in page and outcome.upload_id in page
+    # The run: the Dagster UI's runs filtered by the tag the sensor gives a file's run.
+    sha = hashlib.sha256(JAM_PERMITS.read_bytes()).hexdigest()
+    assert f'href="https://dagster.cmc.example/runs?q%5B%5D=tag%3Acmc%2Fupload_sha256%3D{sha}"' in page
+    sensor_code = (settings.PACKAGE_DIR / "defs" / "uploads" / "sensors.py").read_text()
+    assert f'SHA_TAG = "{SENSOR_SHA_TAG}"' in sensor_code
     open_data.build_dim_country(warehouse)
     marts.build_upload_mart(warehouse, "work_permits")
     home = client.get("/c/JAM").get_data(as_text=True)

@@ -20,6 +20,7 @@ import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale
@@ -38,6 +39,10 @@ from cmc_pipeline.portal import auth, i18n, reporting
 from cmc_pipeline.portal.store import Store, User, stamp
 
 log = logging.getLogger(__name__)
+
+# The tag the upload_inbox sensor (defs/uploads/sensors.py) puts on each file's run; named
+# here rather than imported so the portal never loads Dagster.
+SENSOR_SHA_TAG = "cmc/upload_sha256"
 
 DEFAULT_MAX_UPLOAD_MB = 50
 TEMPLATE_FORMATS = ("xlsx", "csv")
@@ -464,11 +469,10 @@ def _register_pages(app: Flask) -> None:
         problems = [i18n.explain(p, item.dataset) for p in item.problems]
         _audit("view submission", iso3, str(submission_id))
         dagster = app.config["DAGSTER_URL"]
-        run_link = (
-            f"{dagster}/runs?q%5B0%5D=tag%3Acmc%2Fupload_sha256%3D{item.sha256}"
-            if dagster and upload_id
-            else ""
-        )
+        # The Dagster UI's runs list filtered by the tag the upload_inbox sensor puts on
+        # the run it starts for these bytes (its ``q[]=tag:key=value`` filter).
+        sensor_tag = f"tag:{SENSOR_SHA_TAG}={item.sha256}"
+        run_link = f"{dagster}/runs?{urlencode({'q[]': sensor_tag})}" if dagster and upload_id else ""
         return render_template(
             "submission.html",
             iso3=iso3,
