@@ -326,6 +326,7 @@ def _register_pages(app: Flask) -> None:
                 abort(429)
             if auth.check_password(store, email, password):
                 store.clear_failed_logins(email)
+                store.delete_expired_sessions()  # anonymous visitors' form sessions too
                 user = store.user_by_email(email)
                 app.session_interface.end(session)  # a new session id at sign-in
                 session["user_id"] = user.id
