@@ -423,22 +423,14 @@ def validate_upload(file: Path, dataset: str, country: str, errors_csv: Path | N
 @click.option("--country", required=True, help="ISO3 code (or name) of the sending country.")
 @click.option("--load", is_flag=True, help="Process it at once, with the same checks as the pipeline.")
 def upload(file: Path, dataset: str, country: str, load: bool) -> None:
-    import shutil
-
     from cmc_pipeline.lib.reference import resolve_country
-    from cmc_pipeline.lib.uploads.intake import safe_name
+    from cmc_pipeline.lib.uploads.intake import place_in_inbox
 
     sender = resolve_country(country)
     if sender is None:
         raise click.ClickException(f"{country!r} is not a CMC country (give its ISO3 code, e.g. JAM)")
-    folder = settings.inbox_dir() / sender / dataset
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / safe_name(file.name)
-    number = 1
-    while target.exists():  # never overwrite a file still waiting
-        target = folder / f"{Path(safe_name(file.name)).stem}_{number}{file.suffix.lower()}"
-        number += 1
-    shutil.copy2(file, target)
+    # The same placing as the portal's: never over a file still waiting, never half a file.
+    target = place_in_inbox(file.read_bytes(), settings.inbox_dir(), sender, dataset, file.name)
     click.echo(f"Put {file.name} in the inbox as {target}")
     if not load:
         return
@@ -451,6 +443,74 @@ def upload(file: Path, dataset: str, country: str, load: bool) -> None:
         click.echo(f"Report: {outcome.report_path}")
     if outcome.status == "rejected":
         sys.exit(1)
+
+
+@main.group(
+    name="portal",
+    invoke_without_command=True,
+    help="Serve the data officers' portal (waitress), or manage its accounts.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, help="Requests served at the same time.")
+@click.pass_context
+def portal(context: click.Context, host: str, port: int, threads: int) -> None:
+    if context.invoked_subcommand is not None:
+        return
+    import waitress
+
+    from cmc_pipeline.portal.app import create_app
+
+    app = create_app()
+    click.echo(f"CMC data portal on http://{host}:{port}/ (accounts in {app.config['PORTAL_DB']})")
+    # The client's address and scheme come from the app's own check of the proxy
+    # (CMC_PORTAL_TRUSTED_PROXY), so waitress is told to trust no proxy header itself.
+    waitress.serve(app, host=host, port=port, threads=threads, ident="cmc-portal")
+
+
+@portal.command(
+    name="add-user", help="Create or update an account; the password is read from standard input."
+)
+@click.argument("email")
+@click.option(
+    "--country", "countries", multiple=True, help="ISO3 code of a country the account works for (repeat)."
+)
+@click.option("--role", type=click.Choice(["officer", "analyst", "admin"]), required=True)
+@click.option(
+    "--language", type=click.Choice(["en", "es", "fr", "nl"]), help="Default: the browser's language."
+)
+@click.option("--no-password", is_flag=True, help="Signs in only through the proxy's single sign-on.")
+def portal_add_user(
+    email: str, countries: tuple[str, ...], role: str, language: str | None, no_password: bool
+) -> None:
+    from cmc_pipeline.lib.reference import resolve_country
+    from cmc_pipeline.portal.auth import hash_password
+    from cmc_pipeline.portal.store import Store
+
+    if "@" not in email:
+        raise click.ClickException(f"{email!r} is not an e-mail address")
+    codes = []
+    for given in countries:
+        code = resolve_country(given)
+        if code is None:
+            raise click.ClickException(f"{given!r} is not a CMC country (give its ISO3 code, e.g. JAM)")
+        codes.append(code)
+    if role == "officer" and not codes:
+        raise click.ClickException("an officer needs at least one --country")
+    password_hash = None
+    if not no_password:
+        # One line from standard input: never an argument, which other users of the machine
+        # could read in the process list, nor an echo on the terminal.
+        stdin = sys.stdin
+        password = (
+            click.prompt("Password", hide_input=True) if stdin.isatty() else stdin.readline().rstrip("\r\n")
+        )
+        try:
+            password_hash = hash_password(password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    user = Store(settings.portal_db()).add_user(email, password_hash, role, codes, language)
+    click.echo(f"{user.email}: {user.role} for {', '.join(user.countries) or 'every country'}")
 
 
 @main.group(help="The data contracts under data_contracts/ and what is generated from them.")

@@ -74,3 +74,14 @@ def executor() -> str:
 def celery_queue() -> str:
     """The Celery queue the workers of this deployment listen on (``CMC_EXECUTOR=celery``)."""
     return os.environ.get("CMC_CELERY_QUEUE", "cmc_pipeline")
+
+
+def portal_dir() -> Path:
+    """The data officers' portal's own files: its database, each submission's original
+    file and report, its signing key (``CMC_PORTAL_DIR``)."""
+    return Path(os.environ.get("CMC_PORTAL_DIR", data_dir() / "portal"))
+
+
+def portal_db() -> Path:
+    """The portal's SQLite database of accounts, sessions, submissions and the audit log."""
+    return Path(os.environ.get("CMC_PORTAL_DB", portal_dir() / "portal.sqlite3"))

@@ -159,3 +159,36 @@ def file_away(path: Path, inbox: Path, outcome: str, upload_id: str, documents: 
         target = folder / f"original_{target.name}"
     shutil.move(str(path), str(target))
     return folder
+
+
+def place_in_inbox(body: bytes, inbox: Path, country: str, dataset: str, name: str) -> Path:
+    """Put a file's bytes in ``<inbox>/<ISO3>/<dataset>/`` for the sensor, under
+    :func:`safe_name` of ``name``, never over a file still waiting there (``_1``, ``_2``…).
+
+    The bytes are first written under a hidden name the sensor skips, then linked under
+    the first free name, so the sensor never sees half a file and two senders at the same
+    moment never take the same name."""
+    import tempfile
+
+    if dataset not in UPLOAD_DATASETS:
+        raise ValueError(f"{dataset!r} is not an upload dataset")
+    folder = Path(inbox) / safe_name(country) / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    cleaned = safe_name(name)
+    stem, suffix = Path(cleaned).stem, Path(cleaned).suffix.lower()
+    fd, hidden = tempfile.mkstemp(dir=folder, prefix=".arriving-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        number = 0
+        while True:
+            target = folder / (cleaned if number == 0 else f"{stem}_{number}{suffix}")
+            try:
+                os.link(hidden, target)
+                return target
+            except FileExistsError:
+                number += 1
+    finally:
+        Path(hidden).unlink(missing_ok=True)
