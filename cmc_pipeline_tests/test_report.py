@@ -65,8 +65,9 @@ def test_report_opens_in_a_browser_with_no_errors_and_draws_every_chart(report_f
     assert len(seen.heatmap_rows) == 25
     no_value = "rgb(238, 241, 244)"
     montserrat = next(row for row in seen.heatmap_rows if row["country"] == "Montserrat")
-    # Montserrat is not a World Bank economy and has no labour-force survey: mostly gaps
-    assert sum(colour == no_value for colour in montserrat["colours"]) >= len(montserrat["colours"]) - 3
+    # Montserrat is not a World Bank economy and has no labour-force survey: mostly gaps,
+    # beyond UN DESA's series (two by origin, six by destination)
+    assert sum(colour == no_value for colour in montserrat["colours"]) >= len(montserrat["colours"]) - 9
     jamaica = next(row for row in seen.heatmap_rows if row["country"] == "Jamaica")
     assert len(set(jamaica["colours"])) >= 3, "coverage levels must show as different colours"
 
