@@ -204,7 +204,10 @@ def _import_file(kind: str, path: Path) -> None:
             click.echo(
                 f"    {row.country_iso3} × {row.slice}: column {row.column_name!r} has {row.value!r} "
                 f"in {row.row_count} row(s), first at line {row.first_line}"
+                + (f" of {row.file}" if row.file else "")
             )
+        if len(outcome.held_back) > 20:
+            click.echo(f"    … and {len(outcome.held_back) - 20} more (all in quality.unmapped_values)")
     _echo_blocked(report)
     _echo_refresh(outcome)
     if not outcome.loaded:

@@ -4,12 +4,31 @@ Dagster home) under pytest's tmp_path, so tests never touch ./data or each other
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test data folders in memory (/dev/shm) where the machine has it.
+
+    Every test builds warehouses and Dagster run histories, and Dagster's SQLite storage
+    syncs to disk at each of a run's thousands of events: on a busy or slow disk that alone
+    made the suite several times slower. Nothing a test writes needs to survive it, so it
+    goes where a sync costs nothing; subprocesses the tests start inherit TMPDIR.
+    """
+    memory = Path("/dev/shm")
+    if config.option.basetemp or "PYTEST_DEBUG_TEMPROOT" in os.environ or not memory.is_dir():
+        return
+    if not os.access(memory, os.W_OK):
+        return
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(memory)
+    os.environ["TMPDIR"] = str(memory)
+    tempfile.tempdir = str(memory)
 
 
 @pytest.fixture

@@ -17,9 +17,13 @@ def test_missing_migrants_years_are_recorded_and_a_refused_workbook_is_reported(
     httpserver.expect_request("/global-figures/2023/json").respond_with_data(
         real_2023, content_type="application/json"
     )
-    httpserver.expect_request("/ims.xlsx").respond_with_data(
-        "<!DOCTYPE html><html>Please enable JS</html>", content_type="text/html"
-    )
+    for workbook in (
+        "undesa_pd_2020_ims_stock_by_sex_and_destination",
+        "undesa_pd_2024_ims_stock_by_sex_destination_and_origin",
+    ):
+        httpserver.expect_request(f"/undesa/{workbook}.xlsx").respond_with_data(
+            "<!DOCTYPE html><html>Please enable JS</html>", content_type="text/html"
+        )
     store = SnapshotStore(tmp_path)
     base = httpserver.url_for("/global-figures")
 
@@ -33,13 +37,15 @@ def test_missing_migrants_years_are_recorded_and_a_refused_workbook_is_reported(
                 mode="live", first_year=2023, last_year=2023, base_url=base
             ),
             undesa_client=UndesaClient(
-                mode="live", url=httpserver.url_for("/ims.xlsx"), http_settings=HttpSettings(retries=0)
+                mode="live", base_url=httpserver.url_for("/undesa"), http_settings=HttpSettings(retries=0)
             ),
         )
     )
 
-    assert "missing_migrants 2023" in lines[-2]
-    assert lines[-1].startswith("undesa: not recorded") and "cmc import undesa FILE" in lines[-1]
+    assert "missing_migrants 2023" in lines[-3]
+    for line in lines[-2:]:
+        assert line.startswith("undesa undesa_pd_20") and "not recorded" in line
+        assert "cmc import undesa FILE" in line
     (entry,) = [e for e in SnapshotStore(tmp_path).entries() if e.source == "missing_migrants"]
     assert not entry.demonstration and entry.url == f"{base}/2023/json"
     assert entry.file == "mmp_global-figures_2023.json"

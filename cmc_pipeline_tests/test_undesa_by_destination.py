@@ -167,7 +167,7 @@ def test_cmc_import_of_a_real_workbook_loads_its_stocks(data_dir, warehouse, pat
     result = CliRunner().invoke(main, ["import", "undesa", str(path)])
 
     assert result.exit_code == 0, result.output
-    assert "2,100 rows now in staging.undesa_stock_by_destination" in result.output
+    assert f"Loaded 2,100 rows from {path.name} into staging.undesa_stock_by_destination" in result.output
     assert f"skipped {regions} rows: regions and development or income groups" in result.output
     expected = published_value(path, "Table 1", JAMAICA, int(revision))
     facts = warehouse.query(

@@ -59,7 +59,7 @@ def record_all(
         if response.empty_result:
             yield f"ilostat {response.dataset_id}: no data for the CMC countries; snapshot left as it was"
             continue
-        file = f"ilostat/{response.dataset_id}.csv"
+        file = f"{response.dataset_id}.csv"  # relative to the source's snapshot folder
         every_generation = [
             ("ilostat_bulk", indicator.bulk_dataset_id),
             ("ilostat_sdmx", indicator.sdmx_dataflow),
@@ -82,12 +82,16 @@ def record_all(
         store.record([(missing_migrants.API, response.dataset_id)], [(_entry(response, file), response.body)])
         yield f"missing_migrants {response.dataset_id}: {len(response.body):,} bytes → {file}"
 
-    try:
-        response = undesa_client.fetch()
-    except SourceError as exc:
-        # The UN site may refuse scripts; the workbook can still be loaded by hand.
-        yield f"undesa: not recorded ({exc}); snapshot left as it was"
-        return
-    file = "undesa/undesa_pd_2024_ims_stock_by_sex_destination_and_origin.xlsx"
-    store.record([(undesa.API, undesa.DATASET_ID)], [(_entry(response, file), response.body)])
-    yield f"undesa {undesa.DATASET_ID}: {len(response.body):,} bytes → {file}"
+    # Past revisions never change and are read from their bundled copies; the others are
+    # downloaded again, under the file names the bundle uses.
+    for workbook in (w for w in undesa.WORKBOOKS if w.live):
+        try:
+            response = undesa_client.fetch(workbook)
+        except SourceError as exc:
+            # The UN site may refuse scripts; the workbook can still be loaded by hand.
+            yield f"undesa {workbook.file_name}: not recorded ({exc}); snapshot left as it was"
+            continue
+        store.record(
+            [(undesa.API, workbook.dataset_id)], [(_entry(response, workbook.file_name), response.body)]
+        )
+        yield f"undesa {workbook.dataset_id}: {len(response.body):,} bytes → {workbook.file_name}"

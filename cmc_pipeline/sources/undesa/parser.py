@@ -25,10 +25,12 @@ the value, sheet and row; the rest of the workbook loads.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -143,21 +145,28 @@ def open_workbook(body: bytes, origin: str) -> dict[str, list[tuple]]:
 
 # --- by destination (Rev.2019, Rev.2020) -------------------------------------------------
 
-# The measure a block of columns holds, from its label; checked in this order (the share
-# of refugees mentions the migrant stock, the migrant stock share mentions the population).
-MEASURES: tuple[tuple[str, str, bool], ...] = (
+# The measure a block of columns holds, from its label: measures.csv, one row per block
+# UN DESA publishes, checked in file order (the share of refugees mentions the migrant
+# stock, the migrant stock share mentions the population). The staging contract names the
+# same file as the list of known measures.
+MEASURES_FILE = Path(__file__).with_name("measures.csv")
+_MEASURE_ROWS = list(csv.DictReader(MEASURES_FILE.open(encoding="utf-8", newline="")))
+MEASURES: tuple[tuple[str, str, bool], ...] = tuple(
     # (pattern in the folded label, measure, published by sex)
-    (r"annual rate of change", "annual_rate_of_change_pct", True),
-    (r"refugee.*percentage of the international migrant stock", "refugees_pct_of_migrant_stock", False),
-    (r"refugee", "refugees", False),
-    (r"female migrants as a percentage", "female_pct_of_migrant_stock", False),
-    (r"migrant stock as a percentage of the total population", "migrant_stock_pct_of_population", True),
-    (r"total .*population", "total_population", True),
-    (r"international migrant stock", "migrant_stock", True),
+    (row["label_pattern"], row["measure"], row["published_by_sex"] == "true")
+    for row in _MEASURE_ROWS
 )
 # Rates of change are not loaded: they are derived from the stocks, over periods (1990-1995)
 # rather than years, and the warehouse can compute them from the stocks it holds.
-NOT_LOADED = {"annual_rate_of_change_pct"}
+NOT_LOADED = {row["measure"] for row in _MEASURE_ROWS if row["loaded"] != "true"}
+# The unit of each loaded measure as published (total population is in thousands).
+UNITS = {row["measure"]: row["staging_unit"] for row in _MEASURE_ROWS if row["loaded"] == "true"}
+# measure → (indicator, unit, unit multiplier) in core.fact_observation.
+INDICATORS = {
+    row["measure"]: (row["indicator_id"], row["unit"], int(row["unit_multiplier"]))
+    for row in _MEASURE_ROWS
+    if row["loaded"] == "true"
+}
 
 DESTINATION_STAGING_COLUMNS = [
     "revision",
@@ -329,16 +338,6 @@ def _revision(sheets: dict[str, list[tuple]], origin: str) -> str:
         f"{origin}: no revision found (expected a title line such as 'POP/DB/MIG/Stock/Rev.2020' "
         f"in the first {HEADER_SEARCH_ROWS} rows of a sheet)"
     )
-
-
-UNITS = {
-    "migrant_stock": "persons",
-    "refugees": "persons",
-    "total_population": "thousands of persons",
-    "migrant_stock_pct_of_population": "percent",
-    "female_pct_of_migrant_stock": "percent",
-    "refugees_pct_of_migrant_stock": "percent",
-}
 
 
 def parse_by_destination(sheets: dict[str, list[tuple]], *, origin: str) -> ParsedWorkbook:

@@ -8,22 +8,17 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from cmc_pipeline.sources.undesa import parser
 from cmc_pipeline.steps.facts import FACT_COLUMNS, NOT_APPLICABLE, HarmonisationError, keep_informative_rows  # noqa: F401
 
 SOURCE_UNDESA = "UN DESA IMS"
 UNDESA_SEX = {"both sexes": "SEX_T", "male": "SEX_M", "female": "SEX_F"}
 UNDESA_SERIES = "IMS destination and origin, Table 1"
 
-# measure in staging.undesa_stock_by_destination → (indicator, unit, unit multiplier). Total
-# population is published in thousands: the value stays as published, the multiplier says so.
-DESTINATION_INDICATORS = {
-    "migrant_stock": ("UNDESA_IMS_MIGRANT_STOCK", "persons", 0),
-    "total_population": ("UNDESA_IMS_TOTAL_POPULATION", "persons", 3),
-    "migrant_stock_pct_of_population": ("UNDESA_IMS_MIGRANT_STOCK_PCT_POP", "percent", 0),
-    "female_pct_of_migrant_stock": ("UNDESA_IMS_FEMALE_PCT_STOCK", "percent", 0),
-    "refugees": ("UNDESA_IMS_REFUGEES", "persons", 0),
-    "refugees_pct_of_migrant_stock": ("UNDESA_IMS_REFUGEES_PCT_STOCK", "percent", 0),
-}
+# measure in staging.undesa_stock_by_destination → (indicator, unit, unit multiplier), from
+# measures.csv. Total population is published in thousands: the value stays as published,
+# the multiplier says so.
+DESTINATION_INDICATORS = parser.INDICATORS
 # '~' in the workbook: protected for privacy (fewer than five) — SDMX status C, confidential.
 CONFIDENTIAL = {"~": "C"}
 
