@@ -110,38 +110,42 @@ def build_warehouse(
         asset_selection = build_selection(definitions, sources)
     instance = dg.DagsterInstance.get()
     outcome = BuildOutcome(success=True, run_id="")
-    for first, last in ranges:
-        result = job.execute_in_process(
-            instance=instance,
-            run_config=QUIET_LOGS,
-            tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last},
-            raise_on_error=False,
-            asset_selection=asset_selection,
-        )
-        outcome.run_id = result.run_id
-        outcome.success &= result.success
-        for event in result.all_events:
-            if event.is_step_failure:
-                outcome.failures.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
-            if event.is_asset_observation:
-                observation = event.asset_observation_data.asset_observation
-                if "skipped" in observation.metadata:
-                    reason = observation.metadata["skipped"].value
-                    outcome.skipped.append(f"{observation.asset_key.to_user_string()}: {reason}")
-        for evaluation in result.get_asset_check_evaluations():
-            failing = evaluation.metadata.get("failing_rows")
-            example = evaluation.metadata.get("first_offending_row")
-            outcome.checks.append(
-                CheckOutcome(
-                    asset=evaluation.asset_key.to_user_string(),
-                    check=evaluation.check_name,
-                    passed=evaluation.passed,
-                    severity=evaluation.severity.value,
-                    partition=evaluation.partition,
-                    failing_rows=None if failing is None else int(failing.value),
-                    first_offending_row=None if example is None else str(example.value),
-                )
+    # Every step runs in this process: the DuckDB file stays open for the run.
+    with Warehouse(settings.warehouse_url()).held_open():
+        for first, last in ranges:
+            result = job.execute_in_process(
+                instance=instance,
+                run_config=QUIET_LOGS,
+                tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last},
+                raise_on_error=False,
+                asset_selection=asset_selection,
             )
+            outcome.run_id = result.run_id
+            outcome.success &= result.success
+            for event in result.all_events:
+                if event.is_step_failure:
+                    outcome.failures.append(
+                        f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+                    )
+                if event.is_asset_observation:
+                    observation = event.asset_observation_data.asset_observation
+                    if "skipped" in observation.metadata:
+                        reason = observation.metadata["skipped"].value
+                        outcome.skipped.append(f"{observation.asset_key.to_user_string()}: {reason}")
+            for evaluation in result.get_asset_check_evaluations():
+                failing = evaluation.metadata.get("failing_rows")
+                example = evaluation.metadata.get("first_offending_row")
+                outcome.checks.append(
+                    CheckOutcome(
+                        asset=evaluation.asset_key.to_user_string(),
+                        check=evaluation.check_name,
+                        passed=evaluation.passed,
+                        severity=evaluation.severity.value,
+                        partition=evaluation.partition,
+                        failing_rows=None if failing is None else int(failing.value),
+                        first_offending_row=None if example is None else str(example.value),
+                    )
+                )
     return outcome
 
 
