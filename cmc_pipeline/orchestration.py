@@ -306,7 +306,7 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
             f"  not loaded: {s} (its downstream tables are skipped too)"
             for s in dict.fromkeys(outcome.skipped)
         )
-    lines.append(f"Warehouse: {warehouse.url}")
+    lines.append(f"Warehouse: {warehouse.where}")
     tables = warehouse.query(
         "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
         "WHERE table_schema IN ('staging', 'uploads', 'core', 'marts') ORDER BY 1"

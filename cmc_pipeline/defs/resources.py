@@ -119,8 +119,11 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources from the environment, with the project's defaults."""
     mode = settings.source_mode()
     return {
+        # A PostgreSQL URL may carry credentials: through dg.EnvVar the UI, run config and
+        # logs show the variable's name, and the value is read only where a step connects.
         "warehouse": WarehouseResource(
-            url=settings.warehouse_url(), lock_timeout=settings.warehouse_lock_timeout()
+            url=dg.EnvVar("CMC_WAREHOUSE") if os.environ.get("CMC_WAREHOUSE") else settings.warehouse_url(),
+            lock_timeout=settings.warehouse_lock_timeout(),
         ),
         "raw_store": RawStoreResource(root=str(settings.raw_dir())),
         "ilostat": IlostatResource.from_environment(mode),

@@ -110,12 +110,25 @@ def launch_backfill(
     if job is not None:
         params["selector"] = {"partitionSetName": f"{job}_partition_set", "repositorySelector": REPOSITORY}
     else:
-        params["assetSelection"] = [{"path": key.split("/")} for key in assets]
+        params["assetSelection"] = [{"path": path} for path in with_inseparable_outputs(assets)]
     result = graphql(ui_url, LAUNCH, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         detail = result.get("message") or result.get("errors") or result
         raise BackfillError(f"the backfill was not launched ({result['__typename']}): {detail}")
     return result["backfillId"]
+
+
+def with_inseparable_outputs(assets: list[str]) -> list[list[str]]:
+    """``assets`` (``schema/table`` keys) and the other outputs of any multi-asset among them
+    that runs only whole: core/fact_observation also writes quality/unmapped_values, and the
+    daemon refuses a backfill that names one without the other."""
+    import dagster as dg
+
+    from cmc_pipeline.orchestration import load_definitions
+
+    selection = dg.AssetSelection.assets(*[dg.AssetKey(a.split("/")) for a in assets])
+    keys = selection.required_multi_asset_neighbors().resolve(load_definitions().resolve_asset_graph())
+    return sorted(list(key.path) for key in keys)
 
 
 def backfill_state(ui_url: str, backfill_id: str) -> BackfillState:

@@ -177,9 +177,11 @@ def render_report(warehouse: Warehouse, *, generated_at: datetime | None = None)
     existing = _existing_tables(warehouse)
     missing = [t for t in REQUIRED_TABLES if t not in existing]
     if len(missing) == len(REQUIRED_TABLES):
-        raise ReportError(f"the warehouse {warehouse.url} is missing or empty: run `cmc build` first")
+        raise ReportError(f"the warehouse {warehouse.where} is missing or empty: run `cmc build` first")
     if missing:
-        raise ReportError(f"the warehouse {warehouse.url} has no {', '.join(missing)}: run `cmc build` first")
+        raise ReportError(
+            f"the warehouse {warehouse.where} has no {', '.join(missing)}: run `cmc build` first"
+        )
     reader = _Reader(warehouse)
     indicators = warehouse.query(f"SELECT * FROM {INDICATORS}")
     labour = warehouse.query(f"SELECT * FROM {LABOUR_MIGRATION}")

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -127,6 +128,19 @@ class Warehouse:
         self.url = str(url)
         self.backend = "postgres" if self.url.startswith(("postgresql://", "postgres://")) else "duckdb"
         self.lock_timeout = lock_timeout
+
+    @property
+    def where(self) -> str:
+        """The warehouse as it may be shown (messages, logs, summaries): the DuckDB path, or
+        the PostgreSQL URL with any password in it masked. The password belongs in libpq's
+        own PGPASSWORD or ~/.pgpass, never in the URL (see deploy/README.md)."""
+        if self.backend == "duckdb":
+            return self.url
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
     # --- connections ---------------------------------------------------------------------
 
