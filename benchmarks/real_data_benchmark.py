@@ -134,8 +134,16 @@ def missing_migrants_live_vs_snapshot() -> tuple[float, float, int]:
         report = load_missing_migrants(client, warehouse, folder / "raw")
         return time.perf_counter() - start, report.rows_written
 
+    class BundledYears(MissingMigrantsClient):
+        """The live client, asked for the years bundled (IOM's answers for 2022 and 2024
+        are not among the recorded files, so the local server has nothing to replay)."""
+
+        def fetch_all(self):
+            years = sorted(int(e.dataset) for e in self.snapshots.entries() if e.source == "missing_migrants")
+            return [self.fetch_year(year) for year in years]
+
     with replay_server("missing_migrants", "global_figures") as base_url:
-        live = [staged(MissingMigrantsClient(mode="live", base_url=base_url)) for _ in range(REPEATS)]
+        live = [staged(BundledYears(mode="live", base_url=base_url)) for _ in range(REPEATS)]
     recorded = [staged(MissingMigrantsClient(mode="snapshot")) for _ in range(REPEATS)]
     return statistics.median(s for s, _ in live), statistics.median(s for s, _ in recorded), live[0][1]
 

@@ -84,6 +84,27 @@ def test_the_run_is_recorded_in_the_dagster_instance(built_warehouse):
 # Building twice is tested end to end in test_migration_build.py (every table, via `cmc build`).
 
 
+def test_every_rules_latest_result_per_country_is_kept_in_the_warehouse(built_warehouse):
+    """quality.check_results holds what the Dagster checks showed, country by country:
+    the countries a warning failed for, with the first offending row."""
+    warehouse, outcome = built_warehouse
+    results = warehouse.query(
+        "SELECT * FROM quality.check_results WHERE table_name = 'core.fact_observation'"
+    )
+    assert set(results["country_iso3"]) == set(cmc_iso3_codes())
+    assert results.groupby("country_iso3")["rule_id"].nunique().nunique() == 1  # every rule, every country
+    jumps = results[results["rule_id"] == "year_on_year_jump"].set_index("country_iso3")
+    failed_in_build = {
+        c.partition
+        for c in outcome.checks
+        if c.asset == "core/fact_observation" and c.check == "year_on_year_jump" and not c.passed
+    }
+    assert failed_in_build and set(jumps.index[~jumps["passed"].astype(bool)]) == failed_in_build
+    first = jumps.loc[sorted(failed_in_build)[0]]
+    assert first["severity"] == "warning" and first["rows_failed"] > 0
+    assert "expected" in first["first_offence"] and first["run_id"] == outcome.run_id
+
+
 def test_cmc_import_ilostat_loads_a_download_and_says_what_it_did(data_dir):
     from cmc_pipeline.cli import main
 

@@ -126,6 +126,13 @@ def test_data_quality_covers_every_source(report_html, built_warehouse):
     assert "No data from ILOSTAT for Anguilla, Aruba" in quality
 
 
+def test_no_section_is_empty_after_a_build(report_html):
+    """Every section of the report built by `make build` shows its figures or tables."""
+    assert '<p class="not-loaded">' not in report_html
+    quality = sections(report_html)["quality"]
+    assert "core.fact_observation" in quality and "year_on_year_jump: " in quality
+
+
 def test_corridors_and_shared_needs_come_from_their_marts_and_text_is_escaped(warehouse_copy, tmp_path):
     import duckdb
 

@@ -859,6 +859,16 @@ def _check_results(warehouse: Warehouse, existing: set[str]) -> Section:
                    {blocking} AS blocking
             FROM {QUALITY_RESULTS} GROUP BY table_name ORDER BY table_name"""
     )
+    # Which rule failed for which countries: every country's result, not the batch's.
+    failing: dict[str, list[str]] = {}
+    if {"rule_id", "country_iso3"} <= columns:
+        found = warehouse.query(
+            f"""SELECT table_name, rule_id, string_agg(country_iso3, ', ' ORDER BY country_iso3) AS countries
+                FROM {QUALITY_RESULTS} WHERE NOT passed GROUP BY table_name, rule_id
+                ORDER BY table_name, rule_id"""
+        )
+        for row in found.itertuples():
+            failing.setdefault(row.table_name, []).append(f"{row.rule_id}: {row.countries}")
     rows = [
         {
             "table": row.table_name,
@@ -866,6 +876,7 @@ def _check_results(warehouse: Warehouse, existing: set[str]) -> Section:
             "passed": int(row.passed),
             "failed": int(row.failed),
             "blocking": None if pd.isna(row.blocking) else int(row.blocking),
+            "failing": failing.get(row.table_name, []),
         }
         for row in counts.itertuples()
     ]

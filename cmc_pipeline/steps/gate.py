@@ -61,6 +61,7 @@ def validate_and_save(
     )
     report.validation = run
     report.blocked = [c for c in run.blocked_partitions if c is not None]
+    save_check_results(warehouse, run)
     rows = pd.concat([p.reindex(columns=contract.column_names) for p in parts], ignore_index=True)
     if batch is None:
         promoted_rows = rows if run.passed else rows.iloc[0:0]
@@ -78,6 +79,52 @@ def validate_and_save(
         written = pd.concat([promoted_rows, kept], ignore_index=True) if len(kept) else promoted_rows
     report.rows_written = warehouse.replace_slice(table, written, slice_for(promoted))
     return promoted_rows
+
+
+CHECK_RESULTS_TABLE = "quality.check_results"
+WHOLE_TABLE = "_Z"  # the country of a result for a table checked whole (SDMX: not applicable)
+
+
+def save_check_results(warehouse: Warehouse, run: quality.ValidationRun) -> None:
+    """Keep every rule's latest result for the table and the countries just checked, in
+    ``quality.check_results``: what the report's quality section, analysts and the portal
+    read, beside the Dagster checks the UI shows."""
+    checked_at = now()
+    rows = pd.DataFrame(
+        [
+            {
+                "table_name": run.table,
+                "country_iso3": result.partition or WHOLE_TABLE,
+                "rule_id": result.rule.id,
+                "rule_name": result.rule.name,
+                "severity": result.rule.severity,
+                "passed": result.passed,
+                "rows_checked": result.rows_checked,
+                "rows_failed": result.failing_rows,
+                "first_offence": result.examples[0].describe() if result.examples else None,
+                "evaluated_by": result.evaluated_by,
+                "contract_version": run.contract_version,
+                "run_id": _current_run_id(),
+                "checked_at": checked_at,
+            }
+            for result in run.results
+        ]
+    )
+    if not len(rows):
+        return
+    warehouse.ensure_tables([contract_for(CHECK_RESULTS_TABLE)])
+    countries = sorted(set(rows["country_iso3"]))
+    warehouse.replace_slice(CHECK_RESULTS_TABLE, rows, {"table_name": [run.table], "country_iso3": countries})
+
+
+def _current_run_id() -> str | None:
+    """The Dagster run executing this write, if any (an import outside a run has none)."""
+    import dagster as dg
+
+    try:
+        return dg.OpExecutionContext.get().run_id
+    except dg.DagsterInvariantViolationError:
+        return None
 
 
 def save_review(warehouse: Warehouse, report: LoadReport, *, source: str, table: str, countries: list[str]):
