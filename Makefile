@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install build test test-e2e lint dev benchmark clean
+.PHONY: install chromium build test test-e2e lint dev benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ install: $(STAMP)
 build: install
 	$(BIN)/cmc build
 
-## Lint and run the test suite (a few minutes; no network).
-test: install
+# The browser tests drive Debian's Chromium (a browser downloaded by a tool's own installer
+# is not used): installed from the distribution's packages when it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+## Lint and run the test suite (a few minutes; no network but the package registries).
+test: install chromium
 	$(BIN)/ruff check cmc_pipeline cmc_pipeline_tests benchmarks
 	$(BIN)/pytest -m "not slow"
 

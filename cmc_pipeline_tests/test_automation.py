@@ -30,7 +30,12 @@ def notices(data_dir) -> list[dict]:
 
 
 def test_every_warehouse_table_contract_promises_a_cadence():
-    missing = [t for t, c in all_contracts().items() if c.service_levels is None]
+    # quality.check_results is written with every table the gate checks: their cadence is its.
+    missing = [
+        t
+        for t, c in all_contracts().items()
+        if c.service_levels is None and "written_with" not in c.custom_properties
+    ]
     assert not missing, f"add slaProperties frequency and latency to the contracts of {missing}"
 
 
