@@ -133,7 +133,7 @@ class Warehouse:
     def where(self) -> str:
         """The warehouse as it may be shown (messages, logs, summaries): the DuckDB path, or
         the PostgreSQL URL with any password in it masked. The password belongs in libpq's
-        own PGPASSWORD or ~/.pgpass, never in the URL (see deploy/README.md)."""
+        own PGPASSWORD or ~/.pgpass, never in the URL (deploy/cmc-pipeline.env.example)."""
         if self.backend == "duckdb":
             return self.url
         parts = urlsplit(self.url)
