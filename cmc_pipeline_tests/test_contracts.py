@@ -60,6 +60,9 @@ def test_every_national_upload_dataset_has_a_contract():
 def test_code_lists_are_referenced_not_copied():
     sex_codes = reference_values("cmc_pipeline/sources/ilostat/ilo_codelists.csv?dimension=sex#code")
     assert sex_codes == {"SEX_T", "SEX_M", "SEX_F", "SEX_O", "_Z"}  # the ILO's CL_SEX, "not applicable" too
+    # Counts of persons (the national uploads) leave "not applicable" out of the same list.
+    persons = "cmc_pipeline/sources/ilostat/ilo_codelists.csv?dimension=sex&exclude=_Z#code"
+    assert reference_values(persons) == sex_codes - {"_Z"}
     assert "CBR_BRT_JAM" in reference_values("cmc_pipeline/sources/ilostat/ilo_codelists.csv#code")
     for contract in CONTRACTS:
         for rule in rules_for(contract):

@@ -318,13 +318,17 @@ def ordered_reference_values(reference: str) -> tuple[str, ...]:
     ``<file>#<column>`` with an optional row filter ``<file>?<column>=<value>#<column>``:
     ``cmc_pipeline/reference/countries.csv#iso3``,
     ``cmc_pipeline/sources/ilostat/ilo_codelists.csv?dimension=sex#code`` (the ILO's code
-    lists, derived from its SDMX structure message). A YAML catalogue is read as its list of entries
+    lists, derived from its SDMX structure message), ``…?dimension=sex&exclude=_Z#code``
+    without the codes named. A YAML catalogue is read as its list of entries
     (``cmc_pipeline/sources/worldbank/indicators.yaml#indicator_id``). ``iso3166-1#alpha_3``
     is the ISO 3166-1 country list itself (pycountry).
     """
     parts = urlsplit(reference)
     column = parts.fragment
     filters = dict(parse_qsl(parts.query))
+    # ``exclude=<code>[,<code>…]`` leaves out codes of the authority's list that do not
+    # apply to the column (the ILO's sex "_Z, not applicable" for counts of persons).
+    excluded = set(filters.pop("exclude", "").split(",")) - {""}
     if not column:
         raise ValueError("the reference must name a column after '#'")
     if parts.path == "iso3166-1":
@@ -342,4 +346,5 @@ def ordered_reference_values(reference: str) -> tuple[str, ...]:
     if not selected:
         raise ValueError(f"no rows in {Path(parts.path).name} match {filters}")
     # File order is kept: drop-down lists in templates show codes as the file lists them.
-    return tuple(dict.fromkeys(str(r[column]) for r in selected if r.get(column) not in (None, "")))
+    codes = (str(r[column]) for r in selected if r.get(column) not in (None, ""))
+    return tuple(dict.fromkeys(code for code in codes if code not in excluded))
