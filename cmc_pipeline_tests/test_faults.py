@@ -29,6 +29,7 @@ TABLE = "staging.worldbank_observations"
 # The World Bank's staging slice is a country × the form the figures came in (API pages,
 # CSV or Excel download): the API pages of JAM and TTO.
 SLICE_KEYS = {"country_iso3": SLICE, "file_format": ["api-json"]}
+SLICE_WHERE = "country_iso3 IN ('JAM', 'TTO') AND file_format = 'api-json'"
 
 # Rewrites the JAM and TTO slice with every value plus one. With "pause" it stops for good
 # right after the DELETE, inside the open transaction, so the parent can kill it there.
@@ -82,10 +83,7 @@ def warehouse_copy(built_warehouse, tmp_path) -> Warehouse:
 
 def slice_state(warehouse: Warehouse) -> tuple[int, float]:
     """Rows and the sum of values of the JAM and TTO slice."""
-    found = warehouse.query(
-        f"SELECT count(*) AS n, sum(value) AS total FROM {TABLE} "
-        "WHERE country_iso3 IN ('JAM', 'TTO') AND file_format = 'api-json'"
-    )
+    found = warehouse.query(f"SELECT count(*) AS n, sum(value) AS total FROM {TABLE} WHERE {SLICE_WHERE}")
     return int(found["n"].iloc[0]), round(float(found["total"].iloc[0]), 3)
 
 
@@ -125,10 +123,7 @@ def test_a_writer_killed_at_any_moment_leaves_the_slice_old_or_new_never_half(wa
 
 
 def values_present(warehouse: Warehouse) -> int:
-    found = warehouse.query(
-        f"SELECT count(value) AS n FROM {TABLE} "
-        "WHERE country_iso3 IN ('JAM', 'TTO') AND file_format = 'api-json'"
-    )
+    found = warehouse.query(f"SELECT count(value) AS n FROM {TABLE} WHERE {SLICE_WHERE}")
     return int(found["n"].iloc[0])
 
 

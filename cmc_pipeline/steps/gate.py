@@ -89,7 +89,7 @@ def save_check_results(warehouse: Warehouse, run: quality.ValidationRun) -> None
     """Keep every rule's latest result for the table and the countries just checked, in
     ``quality.check_results``: what the report's quality section, analysts and the portal
     read, beside the Dagster checks the UI shows."""
-    checked_at = now()
+    checked_at, run_id = now(), _current_run_id()
     rows = pd.DataFrame(
         [
             {
@@ -104,7 +104,7 @@ def save_check_results(warehouse: Warehouse, run: quality.ValidationRun) -> None
                 "first_offence": result.examples[0].describe() if result.examples else None,
                 "evaluated_by": result.evaluated_by,
                 "contract_version": run.contract_version,
-                "run_id": _current_run_id(),
+                "run_id": run_id,
                 "checked_at": checked_at,
             }
             for result in run.results

@@ -150,7 +150,8 @@ def open_workbook(body: bytes, origin: str) -> dict[str, list[tuple]]:
 # stock, the migrant stock share mentions the population). The staging contract names the
 # same file as the list of known measures.
 MEASURES_FILE = Path(__file__).with_name("measures.csv")
-_MEASURE_ROWS = list(csv.DictReader(MEASURES_FILE.open(encoding="utf-8", newline="")))
+with MEASURES_FILE.open(encoding="utf-8", newline="") as _measures:
+    _MEASURE_ROWS = list(csv.DictReader(_measures))
 MEASURES: tuple[tuple[str, str, bool], ...] = tuple(
     # (pattern in the folded label, measure, published by sex)
     (row["label_pattern"], row["measure"], row["published_by_sex"] == "true")
