@@ -14,47 +14,10 @@ from click.testing import CliRunner
 
 from cmc_pipeline.lib import exports
 from cmc_pipeline.lib.exports import SDMX_HEADER, export_marts
-from cmc_pipeline.lib.sharing import (
-    PRIMARY,
-    SECONDARY,
-    SharingSettings,
-    neutralise_formulas,
-    rows_for_audience,
-    suppress_small_counts,
-)
+from cmc_pipeline.lib.sharing import SharingSettings, neutralise_formulas, rows_for_audience
 from cmc_pipeline.lib.warehouse import Warehouse
 
 ALL_FORMATS = ("parquet", "csv", "xlsx", "sdmx-csv")
-
-
-def victims_table() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "country_iso3": ["JAM"] * 3 + ["TTO"] * 3,
-            "year": [2022] * 6,
-            "sex": ["SEX_T", "SEX_M", "SEX_F"] * 2,
-            "victims": [12, 2, 10, 30, 14, 16],
-        }
-    )
-
-
-def test_a_small_count_is_suppressed_and_no_total_can_reveal_it():
-    result = suppress_small_counts(
-        victims_table(), count_column="victims", margins=[["country_iso3", "year"]], threshold=5
-    )
-    jamaica = result[result.country_iso3 == "JAM"].set_index("sex")
-    assert jamaica.loc["SEX_M", "victims_suppressed"] == PRIMARY
-    # total 12 minus female 10 would give male 2: the smallest other cell goes too
-    assert jamaica.loc["SEX_F", "victims_suppressed"] == SECONDARY
-    assert jamaica[["victims"]].isna().sum().iloc[0] == 2
-    trinidad = result[result.country_iso3 == "TTO"]
-    assert trinidad["victims"].notna().all() and trinidad["victims_suppressed"].isna().all()
-
-
-def test_zero_is_not_a_small_count():
-    table = victims_table().assign(victims=[10, 0, 10, 30, 14, 16])
-    result = suppress_small_counts(table, count_column="victims", margins=[["country_iso3"]], threshold=5)
-    assert result["victims_suppressed"].isna().all()
 
 
 def test_a_country_can_keep_a_dataset_to_members():

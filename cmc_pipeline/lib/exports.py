@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from cmc_pipeline import settings as project_settings
 from cmc_pipeline.lib.contracts import TableContract, all_contracts
+from cmc_pipeline.lib.disclosure import FREE, REASONS, Release, ReleaseLedger, protect
 from cmc_pipeline.lib.marts import indicator_columns
 from cmc_pipeline.lib.sharing import (
     SharingSettings,
@@ -29,7 +31,6 @@ from cmc_pipeline.lib.sharing import (
     neutralise_formulas,
     rows_for_audience,
     sharing_settings,
-    suppress_small_counts,
 )
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
 from cmc_pipeline.lib.warehouse import Warehouse
@@ -57,11 +58,13 @@ def export_marts(
     audience: str = "public",
     formats: tuple[str, ...] = ("parquet",),
     settings: SharingSettings | None = None,
+    ledger: ReleaseLedger | None = None,
 ) -> ExportResult:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {unknown}; choose from {list(FORMATS)}")
     settings = settings or sharing_settings()
+    ledger = ledger or default_ledger(warehouse)
     audience_allows(audience, "public")  # validates the audience name
     built_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     output_dir = Path(output_dir)
@@ -79,7 +82,9 @@ def export_marts(
         frame = warehouse.query(f"SELECT * FROM {contract.table}")[contract.column_names]
         dataset = contract.table.split(".", 1)[1]
         frame, withheld = rows_for_audience(frame, dataset=dataset, audience=audience, settings=settings)
-        frame, suppressed = _apply_disclosure_control(frame, contract, settings)
+        frame, suppressed, releases = _apply_disclosure_control(
+            frame, contract, settings, audience=audience, ledger=ledger
+        )
         for fmt in formats:
             written = _write(frame, contract, output_dir, fmt)
             if written is None:
@@ -101,6 +106,9 @@ def export_marts(
                     "contains_demonstration_data": bool(frame.get("demonstration_data", pd.Series()).any()),
                 }
             )
+        # Only a release that was written is one a reader can hold against the next.
+        for column, release in releases.items():
+            ledger.record(audience, contract.table, column, release, built_at)
     manifest = {
         "audience": audience,
         "built_at": built_at,
@@ -114,23 +122,42 @@ def export_marts(
     return result
 
 
+def default_ledger(warehouse: Warehouse) -> ReleaseLedger:
+    """The releases made from a warehouse are kept beside it (they hold hidden values)."""
+    if warehouse.backend == "duckdb":
+        return ReleaseLedger(Path(warehouse.url).parent / "disclosure_ledger")
+    return ReleaseLedger(project_settings.data_dir() / "disclosure_ledger")
+
+
 def _apply_disclosure_control(
-    frame: pd.DataFrame, contract: TableContract, settings: SharingSettings
-) -> tuple[pd.DataFrame, int]:
-    """Suppress small counts in the columns a contract names under ``disclosure_control``."""
+    frame: pd.DataFrame,
+    contract: TableContract,
+    settings: SharingSettings,
+    *,
+    audience: str,
+    ledger: ReleaseLedger,
+) -> tuple[pd.DataFrame, int, dict[str, Release]]:
+    """Suppress the count columns a contract names under ``disclosure_control`` so that no
+    suppressed cell can be worked out from this release or an earlier one to the same
+    audience (``lib/disclosure.py``). Each count column gains ``<column>_conf_status``
+    (SDMX CONF_STATUS: F, C primary, D secondary) and ``<column>_suppressed`` (why)."""
     rule = contract.custom_properties.get("disclosure_control")
     if not rule:
-        return frame, 0
-    suppressed = 0
+        return frame, 0, {}
+    threshold = int(rule.get("threshold", settings.small_count_threshold))
+    frame = frame.reset_index(drop=True).copy()
+    suppressed, releases = 0, {}
     for column in rule["count_columns"]:
-        frame = suppress_small_counts(
-            frame,
-            count_column=column,
-            margins=rule["margins"],
-            threshold=int(rule.get("threshold", settings.small_count_threshold)),
-        )
-        suppressed += int(frame[f"{column}_suppressed"].notna().sum())
-    return frame, suppressed
+        release = Release.of(frame, contract.primary_key, column)
+        earlier = ledger.earlier(audience, contract.table, column, contract.primary_key)
+        status = protect(release, threshold, earlier).frame["status"]
+        hidden = status.ne(FREE).to_numpy()
+        frame[column] = frame[column].astype("Int64").mask(hidden)
+        frame[f"{column}_conf_status"] = status.astype("string").to_numpy()
+        frame[f"{column}_suppressed"] = status.map(REASONS).astype("string").to_numpy()
+        suppressed += int(hidden.sum())
+        releases[column] = release
+    return frame, suppressed, releases
 
 
 def _write(

@@ -6,9 +6,9 @@ text that spreadsheets must not execute.
   in ``reference/country_sharing.yaml``; a row may carry its own (``dissemination_level``
   column, e.g. rows derived from licence-restricted sources). An export for an audience
   contains only what every one of these allows.
-- Statistical disclosure control: counts below a threshold are suppressed in shared
-  outputs (primary suppression), and further cells are suppressed so that no total can
-  reveal a suppressed one (secondary suppression). Each suppressed cell says why.
+- Statistical disclosure control (``lib/disclosure.py``): counts below a threshold are
+  suppressed in shared outputs, and further cells so that no total the release shows,
+  alone or with earlier releases, can reveal a suppressed one.
 - Formula injection: text that a spreadsheet would read as a formula is neutralised.
 """
 
@@ -25,8 +25,6 @@ from cmc_pipeline.settings import REFERENCE_DIR
 
 LEVELS = ("public", "cmc_members", "restricted")
 AUDIENCE_LEVELS = {"public": {"public"}, "members": {"public", "cmc_members"}}
-PRIMARY = "primary: count below the threshold"
-SECONDARY = "secondary: protects a suppressed cell"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -71,43 +69,6 @@ def rows_for_audience(
             frame["dissemination_level"].fillna("public").map(lambda level: audience_allows(audience, level))
         )
     return frame[keep].reset_index(drop=True), int((~keep).sum())
-
-
-def suppress_small_counts(
-    frame: pd.DataFrame, *, count_column: str, margins: list[list[str]], threshold: int
-) -> pd.DataFrame:
-    """Suppress counts in ``1 … threshold-1`` and enough others that no margin reveals them.
-
-    ``margins`` lists groupings whose cells add up to a published total (e.g. the sexes of
-    one country and year). In any such group a lone suppressed cell could be recovered by
-    subtraction, so the smallest other non-zero visible cell of that group is suppressed
-    too; this repeats until every group has none or at least two suppressed cells.
-    Returns a copy with the count set to empty where suppressed and a
-    ``<count_column>_suppressed`` column saying why.
-    """
-    result = frame.copy()
-    flag_column = f"{count_column}_suppressed"
-    counts = result[count_column]
-    primary = counts.notna() & (counts > 0) & (counts < threshold)
-    result[flag_column] = pd.Series(pd.NA, index=result.index, dtype="string")
-    result.loc[primary, flag_column] = PRIMARY
-
-    changed = True
-    while changed:
-        changed = False
-        for margin in margins:
-            for _, group in result.groupby(margin, dropna=False, sort=False):
-                suppressed = group[flag_column].notna()
-                if suppressed.sum() != 1 or len(group) < 2:
-                    continue
-                candidates = group[~suppressed & group[count_column].notna() & (group[count_column] > 0)]
-                if candidates.empty:
-                    continue
-                smallest = candidates[count_column].idxmin()
-                result.loc[smallest, flag_column] = SECONDARY
-                changed = True
-    result.loc[result[flag_column].notna(), count_column] = pd.NA
-    return result
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
