@@ -324,7 +324,9 @@ def export(audience: str, formats: tuple[str, ...], output: Path | None) -> None
         )
     for item in result.skipped:
         click.echo(f"  skipped {item['table']} {item.get('format', '')}: {item['reason']}")
-    click.echo(f"Wrote {len(result.files)} files and manifest.json to {folder}")
+    if result.structure:
+        click.echo(f"  {result.structure.name}: the SDMX structure (DSDs, code lists) of the SDMX-CSV files")
+    click.echo(f"Wrote {len(result.files)} files, manifest.json and datapackage.json to {folder}")
 
 
 @import_group.command(

@@ -245,7 +245,7 @@ def members_export(built_warehouse, tmp_path_factory):
         writable,
         out,
         audience="members",
-        formats=("parquet", "csv", "xlsx"),
+        formats=("parquet", "csv", "xlsx", "sdmx-csv"),
         ledger=ReleaseLedger(folder / "ledger"),
     )
     return writable, out
@@ -287,3 +287,12 @@ def test_every_format_hides_the_same_cells_with_the_same_conf_status(members_exp
         assert got[value].dropna().astype(int).tolist() == expected[value].dropna().astype(int).tolist()
     assert set(expected[status]) == {FREE, PRIMARY, SECONDARY}
     assert expected.loc[expected[status] != FREE, value].isna().all()
+    # SDMX-CSV: one observation per count; the controlled count carries the same CONF_STATUS
+    sdmx = pd.read_csv(out / f"{name}.sdmx.csv", dtype=str, keep_default_na=False)
+    sdmx = sdmx[sdmx["MEASURE"] == value].rename(
+        columns={"REF_AREA": "area_code", "TIME_PERIOD": "period"}
+        | {k.removesuffix("_iso3").upper(): k for k in keys if k not in ("area_code", "period")}
+    )
+    got = sdmx.set_index(keys)[["OBS_VALUE", "CONF_STATUS"]].sort_index()
+    assert got["CONF_STATUS"].tolist() == expected[status].tolist()
+    assert (got["OBS_VALUE"] == "").tolist() == expected[value].isna().tolist()

@@ -60,7 +60,7 @@ class DisclosureError(RuntimeError):
 
 def is_total_code(code: object) -> bool:
     """ILO and SDMX total codes: ``_T``, ``SEX_T`` and the like, ``TOTAL``."""
-    return isinstance(code, str) and (code == "_T" or code.endswith("_T") or code.upper() == "TOTAL")
+    return isinstance(code, str) and (code in ("_T", "TOTAL") or code.endswith(("_T", "_TOTAL")))
 
 
 @dataclass(frozen=True)

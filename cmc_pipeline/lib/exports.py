@@ -4,7 +4,9 @@ Formats: Parquet (BI tools, R arrow, pandas), CSV (UTF-8 with a byte-order mark 
 Excel shows accents right), XLSX (a data sheet and an "about" sheet per mart), and
 SDMX-CSV (the exchange format of the ILO and statistics offices) for marts whose rows are
 country- or group-year observations. A ``manifest.json`` lists every file with its rows,
-contract version, sha256 and build time.
+contract version, sha256 and build time, and every table with its licence, attribution,
+citation and the source releases it holds (``lib/attribution.py``); ``datapackage.json``
+says the same as a Frictionless Data Package (``lib/datapackage.py``).
 
 Sharing rules (``lib/sharing.py``) are applied before anything is written: tables and
 rows above the audience's level are left out, small counts suppressed where a contract
@@ -22,9 +24,12 @@ from pathlib import Path
 import pandas as pd
 
 from cmc_pipeline import settings as project_settings
+from cmc_pipeline.lib.attribution import loaded_raw_files, table_attribution
 from cmc_pipeline.lib.contracts import TableContract, all_contracts
+from cmc_pipeline.lib.datapackage import resource, write_datapackage
 from cmc_pipeline.lib.disclosure import FREE, REASONS, Release, ReleaseLedger, protect
-from cmc_pipeline.lib.marts import indicator_columns
+from cmc_pipeline.lib.labels import with_labels
+from cmc_pipeline.lib.sdmx_export import STRUCTURE_FILE, SdmxShape, to_sdmx_observations, write_structure
 from cmc_pipeline.lib.sharing import (
     SharingSettings,
     audience_allows,
@@ -34,10 +39,8 @@ from cmc_pipeline.lib.sharing import (
 )
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
 from cmc_pipeline.lib.warehouse import Warehouse
-from cmc_pipeline.sources.ilostat.client import SDMX_CSV_KEY_COLUMNS, SDMX_CSV_OBSERVATION_COLUMNS
 
 FORMATS = ("parquet", "csv", "xlsx", "sdmx-csv")
-SDMX_HEADER = [*SDMX_CSV_KEY_COLUMNS, "SEX", "AGE", *SDMX_CSV_OBSERVATION_COLUMNS]
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ExportResult:
     directory: Path
     files: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    structure: Path | None = None  # the SDMX-ML structure message, when SDMX-CSV was written
 
 
 def published_contracts() -> list[TableContract]:
@@ -70,6 +74,10 @@ def export_marts(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     result = ExportResult(output_dir)
+    loaded = loaded_raw_files(warehouse)
+    attributions: dict[str, dict] = {}
+    resources: list[dict] = []
+    shapes: list[SdmxShape] = []
 
     for contract in published_contracts():
         level = contract.custom_properties.get("dissemination_level", "restricted")
@@ -85,13 +93,16 @@ def export_marts(
         frame, suppressed, releases = _apply_disclosure_control(
             frame, contract, settings, audience=audience, ledger=ledger
         )
+        attribution = table_attribution(contract, warehouse, loaded=loaded, built_at=built_at)
         for fmt in formats:
-            written = _write(frame, contract, output_dir, fmt)
+            written = _write(frame, contract, output_dir, fmt, shapes, attribution)
             if written is None:
                 result.skipped.append(
                     {"table": contract.table, "format": fmt, "reason": "not observation-shaped"}
                 )
                 continue
+            resources.append(resource(written[0], fmt, contract, attribution, frame))
+            attributions[contract.table] = attribution
             result.files.append(
                 {
                     "table": contract.table,
@@ -109,15 +120,45 @@ def export_marts(
         # Only a release that was written is one a reader can hold against the next.
         for column, release in releases.items():
             ledger.record(audience, contract.table, column, release, built_at)
+    if shapes:
+        # The structure every SDMX-CSV file names in its DATAFLOW column.
+        structure = result.structure = write_structure(shapes, output_dir)
+        structure_entry = (
+            {
+                "file": structure.name,
+                "format": "sdmx-ml",
+                "dataflows": [f"CMC:{s.dataflow}({s.version})" for s in shapes],
+                "sha256": hashlib.sha256(structure.read_bytes()).hexdigest(),
+                "built_at": built_at,
+            },
+        )
+        resources.append(
+            {
+                "name": "sdmx-structure",
+                "path": STRUCTURE_FILE,
+                "profile": "data-resource",
+                "format": "xml",
+                "mediatype": "application/vnd.sdmx.structure+xml;version=2.1",
+                "description": "SDMX-ML 2.1 Structure message: the dataflows, data structure "
+                "definitions and code lists the SDMX-CSV files use.",
+                "bytes": structure.stat().st_size,
+                "hash": "sha256:" + hashlib.sha256(structure.read_bytes()).hexdigest(),
+            }
+        )
     manifest = {
         "audience": audience,
         "built_at": built_at,
         "note": f"Rows with demonstration_data = true are {DEMONSTRATION_LABEL}.",
         "files": result.files,
         "skipped": result.skipped,
+        "tables": attributions,
+        "sdmx_structure": structure_entry[0] if shapes else None,
     }
     (output_dir / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    write_datapackage(
+        output_dir, audience=audience, built_at=built_at, resources=resources, attributions=attributions
     )
     return result
 
@@ -161,7 +202,12 @@ def _apply_disclosure_control(
 
 
 def _write(
-    frame: pd.DataFrame, contract: TableContract, output_dir: Path, fmt: str
+    frame: pd.DataFrame,
+    contract: TableContract,
+    output_dir: Path,
+    fmt: str,
+    shapes: list[SdmxShape],
+    attribution: dict,
 ) -> tuple[Path, int] | None:
     """Write one format; returns the file and the rows in it (observations for SDMX)."""
     name = contract.table.replace(".", "_")
@@ -171,21 +217,23 @@ def _write(
         frame.to_parquet(path, index=False)
     elif fmt == "csv":
         path = output_dir / f"{name}.csv"
-        neutralise_formulas(frame).to_csv(path, index=False, encoding="utf-8-sig")
+        neutralise_formulas(with_labels(frame, contract)).to_csv(path, index=False, encoding="utf-8-sig")
     elif fmt == "xlsx":
         path = output_dir / f"{name}.xlsx"
-        _write_xlsx(neutralise_formulas(frame), contract, path)
+        _write_xlsx(neutralise_formulas(with_labels(frame, contract)), contract, path, attribution)
     else:
-        observations = to_sdmx_observations(frame, contract)
-        if observations is None:
+        shaped = to_sdmx_observations(frame, contract)
+        if shaped is None:
             return None
+        observations, shape = shaped
+        shapes.append(shape)
         path = output_dir / f"{name}.sdmx.csv"
         observations.to_csv(path, index=False, encoding="utf-8")
         rows = len(observations)
     return path, rows
 
 
-def _write_xlsx(frame: pd.DataFrame, contract: TableContract, path: Path) -> None:
+def _write_xlsx(frame: pd.DataFrame, contract: TableContract, path: Path, attribution: dict) -> None:
     about = pd.DataFrame(
         [
             ("table", contract.table),
@@ -193,6 +241,16 @@ def _write_xlsx(frame: pd.DataFrame, contract: TableContract, path: Path) -> Non
             ("what one row is", contract.description),
             ("purpose", (contract.document.get("description") or {}).get("purpose", "")),
             ("note", f"Rows with demonstration_data = TRUE are {DEMONSTRATION_LABEL}."),
+            ("licence", attribution["licence"]),
+            ("attribution", attribution["attribution"]),
+            ("cite as", attribution["citation"]),
+        ]
+        + [
+            (
+                f"source: {s['attribution']}",
+                f"{s['licence']} {s['licence_url']}".strip() + f". {s['citation']}",
+            )
+            for s in attribution["sources"]
         ]
         + [(f"column {c.name}", c.description) for c in contract.columns],
         columns=["item", "text"],
@@ -204,82 +262,3 @@ def _write_xlsx(frame: pd.DataFrame, contract: TableContract, path: Path) -> Non
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         frame.to_excel(writer, sheet_name="data", index=False)
         about.to_excel(writer, sheet_name="about", index=False)
-
-
-def to_sdmx_observations(frame: pd.DataFrame, contract: TableContract) -> pd.DataFrame | None:
-    """Observation rows (SDMX-CSV, the header ILOSTAT's SDMX API uses) from a mart whose
-    rows are an area (country or group) × year with numeric value columns."""
-    area = "country_iso3" if "country_iso3" in frame else "group_code" if "group_code" in frame else None
-    if area is None or "year" not in frame:
-        return None
-    dataflow = f"CMC:DF_{contract.table.split('.', 1)[1].upper()}(1.0)"
-    if "indicator" in frame and "value" in frame:  # already long: one indicator per row
-        long = frame.rename(columns={"indicator": "MEASURE", "value": "OBS_VALUE"})
-        long["UNIT_MEASURE"] = long.get("unit", "")
-        long["OBS_STATUS"] = ""
-        long["SOURCE"] = "CMC regional aggregate of " + long.get("countries", "").astype(str)
-        sex_age = long["MEASURE"].map(_sex_and_age_of)
-        long["SEX"], long["AGE"] = sex_age.str[0], sex_age.str[1]
-    else:
-        measures = [
-            c.name
-            for c in contract.columns
-            if c.logical_type == "number" and not c.name.endswith(("_source", "_status"))
-        ]
-        if not measures:
-            return None
-        parts = []
-        for measure in measures:
-            part = frame[[area, "year", measure]].rename(columns={measure: "OBS_VALUE"})
-            part["MEASURE"] = measure
-            part["OBS_STATUS"] = frame.get(f"{measure}_status", pd.Series("", index=frame.index)).fillna("")
-            part["SOURCE"] = frame.get(f"{measure}_source", pd.Series("", index=frame.index)).fillna("")
-            part["UNIT_MEASURE"] = _unit_of(measure)
-            part["SEX"], part["AGE"] = _sex_and_age_of(measure)
-            parts.append(part[part["OBS_VALUE"].notna()])
-        long = pd.concat(parts, ignore_index=True)
-    out = pd.DataFrame(
-        {
-            "DATAFLOW": dataflow,
-            "REF_AREA": long[area],
-            "FREQ": "A",
-            "MEASURE": long["MEASURE"],
-            "SEX": long["SEX"],
-            "AGE": long["AGE"],
-            "TIME_PERIOD": long["year"].astype(str),
-            "OBS_VALUE": long["OBS_VALUE"],
-            "OBS_STATUS": long["OBS_STATUS"],
-            "UNIT_MEASURE_TYPE": "",
-            "UNIT_MEASURE": long["UNIT_MEASURE"],
-            "UNIT_MULT": 0,
-            "SOURCE": long["SOURCE"],
-            "NOTE_SOURCE": "",
-            "NOTE_INDICATOR": "",
-            "NOTE_CLASSIF": "",
-            "DECIMALS": "",
-            "UPPER_BOUND": "",
-            "LOWER_BOUND": "",
-        }
-    )
-    return out[SDMX_HEADER]
-
-
-def _sex_and_age_of(column: str) -> tuple[str, str]:
-    """ILO sex and age codes of a mart column (derived columns: total, no age breakdown)."""
-    for spec in indicator_columns():
-        if spec.column == column:
-            return spec.sex, spec.age
-    return "SEX_T", "_Z"
-
-
-def _unit_of(column: str) -> str:
-    """Unit of a mart value column: from the mart column spec, or from the derived
-    column's suffix (shares and rates are percent, amounts US$)."""
-    spec = {c.column: c.unit for c in indicator_columns()}
-    if column in spec:
-        return spec[column]
-    if column.endswith("_pct"):
-        return "percent"
-    if "_usd" in column:
-        return "USD"
-    return ""

@@ -21,6 +21,9 @@ SOURCES_DIR = Path(__file__).resolve().parent
 # Every source, in the order `cmc build --sources` lists them. Adding a source means
 # adding its folder (with origin.yaml) and its name here.
 SOURCE_NAMES = ("ilostat", "worldbank", "undesa", "missing_migrants", "dtm", "governance_needs")
+# National uploads are not fetched from a publisher, but exports cite them like a source.
+UPLOADS = "uploads"
+UPLOADS_ORIGIN = SOURCES_DIR.parent / "lib" / "uploads" / "origin.yaml"
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,10 @@ class Origin:
 @cache
 def origin(name: str) -> Origin:
     """The origin metadata of one source, read from its folder."""
-    if name not in SOURCE_NAMES:
+    if name not in (*SOURCE_NAMES, UPLOADS):
         raise KeyError(f"no source named {name!r}; the sources are {', '.join(SOURCE_NAMES)}")
-    with open(SOURCES_DIR / name / "origin.yaml", encoding="utf-8") as f:
+    path = UPLOADS_ORIGIN if name == UPLOADS else SOURCES_DIR / name / "origin.yaml"
+    with open(path, encoding="utf-8") as f:
         entry = yaml.safe_load(f)
     return Origin(
         name=name,

@@ -323,6 +323,33 @@ def ordered_reference_values(reference: str) -> tuple[str, ...]:
     (``cmc_pipeline/sources/worldbank/indicators.yaml#indicator_id``). ``iso3166-1#alpha_3``
     is the ISO 3166-1 country list itself (pycountry).
     """
+    rows, column, excluded = _reference_rows(reference)
+    # File order is kept: drop-down lists in templates show codes as the file lists them.
+    codes = (str(r[column]) for r in rows if r.get(column) not in (None, ""))
+    return tuple(dict.fromkeys(code for code in codes if code not in excluded))
+
+
+# Where a code list keeps its English label: the ILO's and our CSV lists ``label``,
+# countries.csv ``name_en``, pycountry ``name``.
+LABEL_COLUMNS = ("label", "name_en", "name")
+
+
+@cache
+def reference_labels(reference: str) -> dict[str, str]:
+    """Code → English label of the code list named by ``reference`` (as
+    :func:`ordered_reference_values` reads it); empty where the list has no labels."""
+    rows, column, excluded = _reference_rows(reference)
+    labels = {}
+    for row in rows:
+        code = str(row.get(column) or "")
+        label = next((str(row[c]) for c in LABEL_COLUMNS if row.get(c)), "")
+        if code and label and code not in excluded:
+            labels.setdefault(code, label)
+    return labels
+
+
+def _reference_rows(reference: str) -> tuple[list[dict], str, set[str]]:
+    """The rows a reference selects, the column holding the codes, and the codes left out."""
     parts = urlsplit(reference)
     column = parts.fragment
     filters = dict(parse_qsl(parts.query))
@@ -334,7 +361,7 @@ def ordered_reference_values(reference: str) -> tuple[str, ...]:
     if parts.path == "iso3166-1":
         import pycountry
 
-        return frozenset(getattr(c, column) for c in pycountry.countries)
+        return [{column: getattr(c, column), "name": c.name} for c in pycountry.countries], column, excluded
     path = PROJECT_DIR / parts.path
     if path.suffix in (".yaml", ".yml"):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -345,6 +372,4 @@ def ordered_reference_values(reference: str) -> tuple[str, ...]:
     selected = [r for r in rows if all(str(r.get(k)) == v for k, v in filters.items())]
     if not selected:
         raise ValueError(f"no rows in {Path(parts.path).name} match {filters}")
-    # File order is kept: drop-down lists in templates show codes as the file lists them.
-    codes = (str(r[column]) for r in selected if r.get(column) not in (None, ""))
-    return tuple(dict.fromkeys(code for code in codes if code not in excluded))
+    return selected, column, excluded
