@@ -16,7 +16,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from scipy.linalg import null_space
 
 from cmc_pipeline.lib.disclosure import (
     FREE,
@@ -116,13 +115,19 @@ def recovered_cells(releases: list[tuple[pd.DataFrame, pd.DataFrame]], keys, val
     for i, row in enumerate(equations):
         for j, coefficient in row.items():
             matrix[i, j] = coefficient
-    free_directions = null_space(matrix)
+    # A cell is pinned down when adding "x_j = ?" as one more equation adds no rank: the
+    # equations already imply it.
+    rank = np.linalg.matrix_rank(matrix)
     names = {j: variable for variable, j in unknown.items()}
-    return sorted(
-        names[j][0]
-        for j in range(len(unknown))
-        if names[j][1] != 0 and (free_directions.shape[1] == 0 or np.abs(free_directions[j]).max() < 1e-9)
-    )
+    found = []
+    for j in range(len(unknown)):
+        if names[j][1] == 0:
+            continue  # a zero a reader pins down reveals nothing suppression hides
+        probe = np.zeros((1, len(unknown)))
+        probe[0, j] = 1.0
+        if np.linalg.matrix_rank(np.vstack([matrix, probe])) == rank:
+            found.append(names[j][0])
+    return sorted(found)
 
 
 def published_by(release: Release, truth: pd.DataFrame, value: str) -> pd.DataFrame:

@@ -369,3 +369,59 @@ def test_a_file_sent_with_cmc_upload_shows_as_received_until_the_pipeline_reads_
     assert '<tr class="state-not_received"><td>2025</td>' in home  # the other datasets
     history = client.get("/c/JAM/history").get_data(as_text=True)
     assert "Waiting in the inbox for the pipeline (work_permits): 1" in history
+
+
+def test_an_analyst_sees_the_counts_a_members_export_hides_as_hidden(
+    portal_app, warehouse, monkeypatch, tmp_path
+):
+    """The portal shows the members' release: the country's officer sees every figure with
+    its CONF_STATUS; an analyst sees the code where the export leaves the count empty."""
+    import re
+
+    import pandas as pd
+
+    from cmc_pipeline.lib import core_tables, marts
+    from cmc_pipeline.lib.exports import export_marts
+    from cmc_pipeline.lib.uploads.loading import process_upload
+
+    monkeypatch.setenv("CMC_GX_MAX_ROWS", "0")
+    for iso3, path in (("JAM", JAM_PERMITS), ("BRB", BRB_PERMITS)):
+        outcome = process_upload(
+            path,
+            dataset="work_permits",
+            country=iso3,
+            warehouse=warehouse,
+            raw_root=settings.raw_dir(),
+            uploader="test",
+        )
+        assert outcome.status == "accepted"
+    core_tables.build_dim_country(warehouse)
+    marts.build_upload_mart(warehouse, "work_permits")
+    export_marts(warehouse, tmp_path / "members", audience="members", formats=("csv",))
+    exported = pd.read_csv(tmp_path / "members" / "marts_work_permits.csv", keep_default_na=False)
+    latest = exported[(exported["area_code"] == "JAM")]
+    latest = latest[latest["period"].astype(str) == latest["period"].astype(str).max()]
+    hidden = latest[latest["permits_granted_conf_status"] != "F"]
+    assert len(hidden) > 0
+
+    def cells(page: str) -> list[tuple[str, str]]:
+        return re.findall(r'<td class="confidential" data-conf-status="([CD])">([^<]*)<abbr', page)
+
+    officer = portal_app.test_client()
+    sign_in(officer, JAM)
+    own = cells(officer.get("/c/JAM").get_data(as_text=True))
+    analyst = portal_app.test_client()
+    sign_in(analyst, "analyst@cmc.invalid")
+    page = analyst.get("/c/JAM").get_data(as_text=True)
+    shared = cells(page)
+    # The page lists the first rows of the latest period in key order: the codes it shows
+    # are the export's, row for row.
+    from cmc_pipeline.portal.app import FIGURES_SHOWN
+
+    keys = ["period", "sex", "nationality_iso3", "occupation", "permit_type"]
+    shown = latest.astype({k: str for k in keys}).sort_values(keys).head(FIGURES_SHOWN)
+    expected = [c for c in shown["permits_granted_conf_status"] if c != "F"]
+    assert expected and [code for code, _ in shared] == expected == [code for code, _ in own]
+    assert all(value.strip() == "" for _, value in shared)  # the analyst gets no number
+    assert all(value.strip().isdigit() for _, value in own)  # the officer sees their own
+    assert "members' exports do (SDMX CONF_STATUS)" in page

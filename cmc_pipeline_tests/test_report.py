@@ -221,3 +221,30 @@ def test_cmc_build_writes_the_report_as_an_asset(built_warehouse):
     assert metadata["path"].path == str(report)
     assert metadata["data_label"].value == DEMONSTRATION_LABEL
     assert metadata["figures"].value >= 9
+
+
+def test_work_permits_hide_in_the_report_exactly_what_the_public_export_hides(warehouse_copy, tmp_path):
+    """The report is a release like an export: the cells it shows of marts.work_permits
+    are the public export's, with the same CONF_STATUS where a count is hidden."""
+    import pandas as pd
+
+    from cmc_pipeline.lib.exports import export_marts
+
+    html = write_report(warehouse_copy, tmp_path / "report.html").path.read_text(encoding="utf-8")
+    export_marts(warehouse_copy, tmp_path / "public", audience="public", formats=("csv",))
+    exported = pd.read_csv(tmp_path / "public" / "marts_work_permits.csv", keep_default_na=False, dtype=str)
+    latest = exported[(exported["frequency"] == "A") & (exported["sex"] == "SEX_T")]
+    latest = latest[latest["period"] == latest["period"].max()]
+    areas = [*sorted(set(latest["area_code"]) - {"CMC"}), "CMC"]
+    expected = []
+    for _, group in latest.groupby(["nationality_iso3", "occupation", "permit_type"], sort=True):
+        by_area = group.set_index("area_code")
+        for area in areas:
+            status, value = by_area.loc[area, ["permits_granted_conf_status", "permits_granted"]]
+            expected.append(status if status != "F" else value)
+    table = sections(html)["permits"]
+    cells = re.findall(r'<td class="num"(?: data-conf-status="([CD])")?>(.*?)</td>', table, re.S)
+    shown = [code or re.sub(r"[^\d]", "", text) for code, text in cells]
+    assert shown == expected
+    assert {"C", "D"} <= set(shown)
+    assert "SDMX CONF_STATUS" in table

@@ -90,7 +90,7 @@ def export_marts(
         frame = warehouse.query(f"SELECT * FROM {contract.table}")[contract.column_names]
         dataset = contract.table.split(".", 1)[1]
         frame, withheld = rows_for_audience(frame, dataset=dataset, audience=audience, settings=settings)
-        frame, suppressed, releases = _apply_disclosure_control(
+        frame, suppressed, releases = apply_disclosure_control(
             frame, contract, settings, audience=audience, ledger=ledger
         )
         attribution = table_attribution(contract, warehouse, loaded=loaded, built_at=built_at)
@@ -170,7 +170,7 @@ def default_ledger(warehouse: Warehouse) -> ReleaseLedger:
     return ReleaseLedger(project_settings.data_dir() / "disclosure_ledger")
 
 
-def _apply_disclosure_control(
+def apply_disclosure_control(
     frame: pd.DataFrame,
     contract: TableContract,
     settings: SharingSettings,

@@ -137,6 +137,8 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
     provenance: Provenance = field(default_factory=Provenance)
+    title: str = ""
+    columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -195,6 +197,7 @@ def render_report(warehouse: Warehouse, *, generated_at: datetime | None = None)
     regional = _regional_remittances(warehouse, existing)
     corridors = _corridors(warehouse, existing)
     governance = _governance_needs(warehouse, existing)
+    permits = _work_permits(warehouse, existing, stamp=(generated_at or datetime.now(UTC)))
     quality = _source_quality(warehouse, indicators, existing)
     checks = _check_results(warehouse, existing)
 
@@ -203,6 +206,7 @@ def render_report(warehouse: Warehouse, *, generated_at: datetime | None = None)
         coverage["provenance"],
         regional.provenance,
         governance.provenance,
+        permits.provenance,
     ]
     generated_at = generated_at or datetime.now(UTC)
     context = {
@@ -220,11 +224,13 @@ def render_report(warehouse: Warehouse, *, generated_at: datetime | None = None)
         "regional": regional,
         "corridors": corridors,
         "governance": governance,
+        "permits": permits,
         "quality": quality,
         "checks": checks,
         "optional_sections": {
             "migration corridors": corridors,
             "governance needs": governance,
+            "work permits": permits,
             "quality checks": checks,
         },
         "all_figures": all_figures,
@@ -770,6 +776,84 @@ def _governance_needs(warehouse: Warehouse, existing: set[str]) -> Section:
         provenance=Provenance(
             [*(f"Assessment {a}" for a in assessments), f"CMC regional warehouse, {GOVERNANCE_NEEDS}"],
             any(r["demonstration"] for r in rows),
+        ),
+    )
+
+
+# --- national figures: work permits ---------------------------------------------------------
+
+WORK_PERMITS = "marts.work_permits"
+PERMIT_BREAKDOWNS = ("nationality_iso3", "occupation", "permit_type")
+
+
+def _work_permits(warehouse: Warehouse, existing: set[str], *, stamp: datetime) -> Section:
+    """Work permits granted in the latest year, per reporting country and for the region,
+    both sexes, by nationality, occupation and permit type: cells of the mart exactly as
+    its public release shows them, small counts suppressed with their CONF_STATUS. The
+    report is a release like an export: it is protected against, and recorded with, the
+    earlier public releases (``lib/disclosure.py``)."""
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.disclosure import FREE
+    from cmc_pipeline.lib.exports import apply_disclosure_control, default_ledger
+    from cmc_pipeline.lib.labels import column_labels
+    from cmc_pipeline.lib.sharing import rows_for_audience, sharing_settings
+
+    if WORK_PERMITS not in existing:
+        return Section(loaded=False, message=_not_loaded([WORK_PERMITS]))
+    contract = contract_for(WORK_PERMITS)
+    settings_ = sharing_settings()
+    frame = warehouse.query(f"SELECT * FROM {WORK_PERMITS}")[contract.column_names]
+    frame, _ = rows_for_audience(frame, dataset="work_permits", audience="public", settings=settings_)
+    ledger = default_ledger(warehouse)
+    released, _, releases = apply_disclosure_control(
+        frame, contract, settings_, audience="public", ledger=ledger
+    )
+    for column, release in releases.items():
+        ledger.record("public", WORK_PERMITS, column, release, stamp.isoformat())
+    annual = released[(released["frequency"] == "A") & (released["sex"] == "SEX_T")]
+    if annual.empty:
+        return Section(loaded=True, table=WORK_PERMITS, message=f"{WORK_PERMITS} has no annual figures yet.")
+    year = annual["period"].astype(str).max()
+    latest = annual[annual["period"].astype(str) == year]
+    areas = sorted(set(latest["area_code"]) - {"CMC"}) + (
+        ["CMC"] if "CMC" in set(latest["area_code"]) else []
+    )
+    names = dict(zip(latest["area_code"], latest["area_name"], strict=False))
+    labels = column_labels(contract)
+    rows = []
+    for key, group in latest.groupby(list(PERMIT_BREAKDOWNS), sort=True):
+        by_area = group.set_index("area_code")
+        cells = []
+        for area in areas:
+            if area not in by_area.index:
+                cells.append({"value": None, "code": ""})
+                continue
+            status = by_area.loc[area, "permits_granted_conf_status"]
+            value = by_area.loc[area, "permits_granted"]
+            cells.append(
+                {"value": None if status != FREE else int(value), "code": "" if status == FREE else status}
+            )
+        rows.append(
+            {
+                "breakdown": {
+                    column: labels.get(column, {}).get(code, code)
+                    for column, code in zip(PERMIT_BREAKDOWNS, key, strict=True)
+                },
+                "cells": cells,
+            }
+        )
+    return Section(
+        loaded=True,
+        table=WORK_PERMITS,
+        rows=rows,
+        title=f"Work permits granted, {year}, both sexes",
+        columns=[f"{names.get(a, a)} ({a})" if a != "CMC" else "CMC countries reporting" for a in areas],
+        provenance=Provenance(
+            [
+                f"National authorities of {', '.join(names.get(a, a) for a in areas if a != 'CMC')}",
+                f"CMC regional warehouse, {WORK_PERMITS}",
+            ],
+            bool(latest["demonstration_data"].any()),
         ),
     )
 

@@ -384,7 +384,9 @@ def _register_pages(app: Flask) -> None:
                         "name": dataset,
                         "purpose": reporting.dataset_purpose(dataset),
                         "periods": periods,
-                        "figures": _latest_figures(reads, iso3, dataset, submissions, view),
+                        "figures": _latest_figures(
+                            reads, iso3, dataset, submissions, view, own=g.user.may_read_reports(iso3)
+                        ),
                     }
                 )
         available = reads.available
@@ -629,10 +631,15 @@ def _earliest(submissions, view) -> str | None:
     return min(periods) if periods else None
 
 
-def _latest_figures(reads, iso3: str, dataset: str, submissions, view) -> dict:
+def _latest_figures(reads, iso3: str, dataset: str, submissions, view, *, own: bool) -> dict:
     """The country's figures of ``dataset`` now in the warehouse: the periods loaded, and
     the first rows of the latest one, with the footnotes (reasons given for accepted
-    warnings) of the file behind them."""
+    warnings) of the file behind them.
+
+    Counts the members' release suppresses (``disclosure_control`` in the mart's contract)
+    carry its CONF_STATUS here too: a person who may read the country's own files (its
+    officers, administrators) sees each figure with its code; anyone else (analysts)
+    sees the code in place of the figure, exactly as the members' exports show it."""
     spec = upload_dataset(dataset)
     result = {
         "available": view.available,
@@ -651,15 +658,67 @@ def _latest_figures(reads, iso3: str, dataset: str, submissions, view) -> dict:
         [iso3, latest],
     )
     sha = {v: k for k, v in view.loaded_sha.items()}.get(view.loaded[latest])
+    released = _members_release(reads, dataset)
+    breakdowns = [k for k in spec.key_columns if k not in ("country_iso3", "period")]
+    codes = [
+        [released.get((iso3, str(latest), *(str(row[k]) for k in breakdowns), c)) for c in columns]
+        for row in found
+    ]
+    rows = [
+        [row[c] if own or code is None else "" for c, code in zip(columns, row_codes, strict=True)]
+        for row, row_codes in zip(found, codes, strict=True)
+    ]
     result.update(
         latest=latest,
         columns=columns,
-        rows=[[row[c] for c in columns] for row in found],
+        rows=rows,
+        codes=codes,
+        suppressed=any(code for row_codes in codes for code in row_codes),
         demonstration=any(row["demonstration_data"] for row in found),
         upload_id=view.loaded[latest],
         footnotes=[s.warning_reason for s in submissions if s.sha256 == sha and s.warning_reason],
     )
     return result
+
+
+_RELEASES: dict[tuple, dict] = {}
+
+
+def _members_release(reads, dataset: str) -> dict[tuple, str]:
+    """(country, period, breakdowns…, count column) → CONF_STATUS of every count the
+    members' release of ``marts.<dataset>`` suppresses, worked out as an export does it
+    (this release and the earlier ones); remembered while the warehouse is unchanged."""
+    import pandas as pd
+
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.disclosure import FREE
+    from cmc_pipeline.lib.exports import apply_disclosure_control, default_ledger
+    from cmc_pipeline.lib.sharing import sharing_settings
+
+    spec = upload_dataset(dataset)
+    contract = contract_for(spec.mart_table)
+    control = contract.custom_properties.get("disclosure_control")
+    if not control or not reads.table_exists(spec.mart_table):
+        return {}
+    remembered = (reads.warehouse.url, reads.version, dataset)
+    if reads.version is not None and remembered in _RELEASES:
+        return _RELEASES[remembered]
+    frame = pd.DataFrame(reads.query(f"SELECT * FROM {spec.mart_table}"), columns=contract.column_names)
+    released, _, _ = apply_disclosure_control(
+        frame, contract, sharing_settings(), audience="members", ledger=default_ledger(reads.warehouse)
+    )
+    keys = [k for k in spec.key_columns if k not in ("country_iso3", "period")]
+    found = {}
+    for count in control["count_columns"]:
+        hidden = released[released[f"{count}_conf_status"] != FREE]
+        for row in hidden[hidden["area_type"] == "country"].itertuples(index=False):
+            row = row._asdict()
+            key = (row["area_code"], str(row["period"]), *(str(row[k]) for k in keys), count)
+            found[key] = row[f"{count}_conf_status"]
+    if reads.version is not None:
+        _RELEASES.clear()  # one warehouse state is enough to remember
+        _RELEASES[remembered] = found
+    return found
 
 
 def _country_template(dataset: str, file_format: str, iso3: str) -> bytes:

@@ -157,6 +157,11 @@ class WarehouseReads:
     def table_exists(self, table: str) -> bool:
         return table in self.tables
 
+    @property
+    def version(self) -> tuple | None:
+        """The DuckDB file's state (modification time and size), None when unknown."""
+        return self._version
+
     def query(self, sql: str, params: list | None = None) -> list[dict]:
         """Rows as dictionaries: a page shows a few dozen, not worth a DataFrame each."""
         key = (self._version, sql, tuple(params or ()))
