@@ -11,14 +11,25 @@ STAMP  := $(VENV)/.installed-stamp
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install chromium build test test-e2e lint dev benchmark clean
+.PHONY: install lock chromium build test test-e2e lint dev benchmark clean
 
-$(STAMP): pyproject.toml constraints.txt
+# Every package from requirements.lock, each checked against its sha256 (a file that does
+# not match what was locked is refused); then the project itself, with no further packages.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Resolve requirements.lock again after a change to pyproject.toml's dependencies (needs the
+## package index; keeps every locked version it can, `UPGRADE=--upgrade` to move them all).
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+	.venv-lock/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--custom-compile-command "make lock" $(UPGRADE) -o requirements.lock
 
 ## Build the warehouse from the bundled snapshots, every asset and partition, and summarise it.
 build: install
