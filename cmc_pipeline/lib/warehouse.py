@@ -15,6 +15,7 @@ reopening the file and checkpointing it at each close cost a fifth of the run.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,7 +28,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cmc_pipeline.lib.contracts import PANDAS_DTYPES, TableContract, contract_for
+from cmc_pipeline.lib.contracts import PANDAS_DTYPES, SQL_TYPES, TableContract, contract_for
+
+log = logging.getLogger(__name__)
 
 
 class WarehouseError(RuntimeError):
@@ -56,6 +59,10 @@ class Years:
 
     def __str__(self) -> str:
         return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+
+class SchemaMismatchError(WarehouseError):
+    """A warehouse table differs from its contract in a way that cannot be migrated safely."""
 
 
 class WarehouseLockedError(WarehouseError):
@@ -117,6 +124,21 @@ def _arrow_column(values: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray
         return values
     return values.cast(kind)
 
+
+# Tables found to match their contract in this process (url, table, version, columns):
+# checked once, not at every write.
+_CONFORMING: set[tuple] = set()
+# information_schema's names of the types create_table_sql writes, per backend.
+SQL_TYPE_NAMES = {
+    "duckdb": {
+        "VARCHAR": "VARCHAR", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN",
+        "DATE": "DATE", "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    },
+    "postgres": {
+        "TEXT": "TEXT", "BIGINT": "BIGINT", "DOUBLE PRECISION": "DOUBLE PRECISION", "BOOLEAN": "BOOLEAN",
+        "DATE": "DATE", "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    },
+}  # fmt: skip
 
 # DuckDB files held open by this process for a whole run (resolved path → connection);
 # every connection to them in the meantime is a cursor on the open database.
@@ -212,7 +234,10 @@ class Warehouse:
             if self.backend == "postgres":
                 connection.commit()
 
-    def _ensure_table(self, connection, contract: TableContract) -> None:
+    def _ensure_table(self, connection, contract: TableContract, *, rebuilt_whole: bool = False) -> None:
+        """Create the contract's table, or bring an existing one to the contract
+        (:meth:`_migrate`). ``rebuilt_whole``: the caller replaces every row next (a mart),
+        so a table that cannot be migrated in place is recreated instead."""
         if self.backend == "postgres":
             # Two writers creating the same schema at once make PostgreSQL's IF NOT EXISTS
             # fail with a unique violation (steps on Celery workers do this): take turns,
@@ -220,6 +245,84 @@ class Warehouse:
             connection.execute("SELECT pg_advisory_xact_lock(hashtext('cmc_pipeline.ddl'))")
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {contract.schema_name}")
         connection.execute(contract.create_table_sql(self.backend))
+        remembered = (self.url, contract.table, contract.version, tuple(contract.column_names))
+        if remembered not in _CONFORMING:  # compared with this contract once per process
+            self._migrate(connection, contract, rebuilt_whole=rebuilt_whole)
+            _CONFORMING.add(remembered)
+
+    def _migrate(self, connection, contract: TableContract, *, rebuilt_whole: bool) -> None:
+        """Compare the table with its contract before anything is written to it.
+
+        - A column the contract added that may be empty is added (``ALTER TABLE … ADD
+          COLUMN``): existing rows read it as empty, new rows fill it.
+        - Anything else — a required column added, a column whose type changed, a column
+          the contract no longer has — cannot be migrated safely in place. An empty table,
+          or one its caller rebuilds whole (a mart), is recreated to the contract; any other
+          write is refused with the table, the column and what to do, and nothing is
+          written.
+        """
+        schema, name = contract.table.split(".", 1)
+        found = connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            + ("WHERE table_schema = ? AND table_name = ?" if self.backend == "duckdb" else
+               "WHERE table_schema = %s AND table_name = %s"),
+            [schema, name],
+        ).fetchall()  # fmt: skip
+        existing = {str(column): str(kind).upper() for column, kind in found}
+        types = SQL_TYPES[self.backend]
+        problems: list[str] = []
+        additions: list[str] = []
+        for column in contract.columns:
+            wanted = types[column.logical_type]
+            if column.name not in existing:
+                additions.append(column.name)
+            elif SQL_TYPE_NAMES[self.backend].get(existing[column.name]) != wanted:
+                problems.append(
+                    f"column {column.name!r} is {existing[column.name]} in the warehouse but "
+                    f"{column.logical_type} ({wanted}) in the contract"
+                )
+        for column in sorted(set(existing) - set(contract.column_names)):
+            problems.append(f"column {column!r} is in the warehouse but no longer in the contract")
+        required_added = [c for c in contract.columns if c.name in additions and c.required]
+        if not problems and not required_added:
+            pass
+        elif (
+            rebuilt_whole or not connection.execute(f"SELECT count(*) FROM {contract.table}").fetchall()[0][0]
+        ):
+            # Nothing to keep: the table is empty, or its caller replaces every row next.
+            connection.execute(f"DROP TABLE {contract.table}")
+            connection.execute(contract.create_table_sql(self.backend))
+            log.warning(
+                "recreated %s for contract %s: %s",
+                contract.table,
+                contract.version,
+                "; ".join(problems + [f"required column {c.name!r} added" for c in required_added]),
+            )
+            return
+        else:
+            rows = connection.execute(f"SELECT count(*) FROM {contract.table}").fetchall()[0][0]
+            problems += [
+                f"required column {c.name!r} is new in the contract and the table has {rows:,} rows"
+                for c in required_added
+            ]
+        if problems:
+            raise SchemaMismatchError(
+                f"{contract.table} does not match its contract {contract.path.name} "
+                f"(version {contract.version}): " + "; ".join(problems) + ". Nothing was written. "
+                "Migrate the table by hand (ALTER TABLE, or a default for a new required column), "
+                "or drop it and load it again, then run once more."
+            )
+        for column in contract.columns:
+            if column.name in additions:
+                connection.execute(
+                    f'ALTER TABLE {contract.table} ADD COLUMN "{column.name}" {types[column.logical_type]}'
+                )
+                log.warning(
+                    "migrated %s to contract %s: added column %s",
+                    contract.table,
+                    contract.version,
+                    column.name,
+                )
 
     def replace_slice(
         self, table: str, frame: pd.DataFrame, slice_filter: Mapping[str, Sequence[str] | Years]
@@ -308,7 +411,7 @@ class Warehouse:
             if self.backend == "duckdb":
                 connection.execute("BEGIN TRANSACTION")
                 try:
-                    self._ensure_table(connection, contract)
+                    self._ensure_table(connection, contract, rebuilt_whole=True)
                     connection.execute(f"DELETE FROM {table}")
                     connection.execute(insert, list(params or []))
                     rows = connection.execute(count).fetchall()[0][0]
@@ -318,7 +421,7 @@ class Warehouse:
                     raise
             else:
                 with connection.transaction():
-                    self._ensure_table(connection, contract)
+                    self._ensure_table(connection, contract, rebuilt_whole=True)
                     connection.execute(f"DELETE FROM {table}")
                     connection.execute(insert.replace("?", "%s"), list(params or []))
                     rows = connection.execute(count).fetchone()[0]
