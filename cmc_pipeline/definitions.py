@@ -19,6 +19,11 @@ from cmc_pipeline.defs.resources import default_resources
 from cmc_pipeline.settings import PROJECT_DIR
 from cmc_pipeline.sources import SOURCE_NAMES
 
+# The code location's name, the same everywhere it is loaded: workspace.yaml,
+# deploy/workspace.yaml, the code server's --location-name, pyproject's [tool.dagster].
+# Runs executed in-process by `cmc build` are tagged with it (orchestration.location_tags).
+CODE_LOCATION = "cmc_pipeline"
+
 
 def executor() -> dg.ExecutorDefinition:
     if settings.executor() == "in_process":

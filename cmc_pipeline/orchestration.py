@@ -27,6 +27,12 @@ from cmc_pipeline.steps.review import REVIEW_TABLE
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
+# A run launched from the UI or the daemon carries its code location in this tag, and the
+# UI's job pages, Runs list and timeline find runs by it. `cmc build` runs its job in this
+# process, which Dagster does not tag: it is tagged here with the same label (the name
+# Dagster gives a Definitions object's repository, @ the location name in workspace.yaml).
+REPOSITORY_LABEL_TAG = ".dagster/repository"
+REPOSITORY_NAME = "__repository__"
 # Only errors on the console: the summary printed after the run already says what was
 # skipped or failed, in words meant for the person who ran the build.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -43,6 +49,7 @@ class CheckOutcome:
     partition: str | None = None
     failing_rows: int | None = None
     first_offending_row: str | None = None  # "line 12, column 'sex': 'SEX_X' — expected …"
+    description: str = ""  # what the check says of its result ("stale: 1 overdue …")
 
 
 @dataclass
@@ -52,6 +59,7 @@ class BuildOutcome:
     failures: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # assets not materialised on purpose, with why
+    freshness: list[CheckOutcome] = field(default_factory=list)  # evaluated after the build
 
 
 def load_definitions() -> dg.Definitions:
@@ -116,7 +124,7 @@ def build_warehouse(
             result = job.execute_in_process(
                 instance=instance,
                 run_config=QUIET_LOGS,
-                tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last},
+                tags={PARTITION_RANGE_START: first, PARTITION_RANGE_END: last, **location_tags()},
                 raise_on_error=False,
                 asset_selection=asset_selection,
             )
@@ -132,21 +140,44 @@ def build_warehouse(
                     if "skipped" in observation.metadata:
                         reason = observation.metadata["skipped"].value
                         outcome.skipped.append(f"{observation.asset_key.to_user_string()}: {reason}")
-            for evaluation in result.get_asset_check_evaluations():
-                failing = evaluation.metadata.get("failing_rows")
-                example = evaluation.metadata.get("first_offending_row")
-                outcome.checks.append(
-                    CheckOutcome(
-                        asset=evaluation.asset_key.to_user_string(),
-                        check=evaluation.check_name,
-                        passed=evaluation.passed,
-                        severity=evaluation.severity.value,
-                        partition=evaluation.partition,
-                        failing_rows=None if failing is None else int(failing.value),
-                        first_offending_row=None if example is None else str(example.value),
-                    )
-                )
+            outcome.checks += [check_outcome(e) for e in result.get_asset_check_evaluations()]
+        # Freshness as the contracts promise it, now that the build has refreshed the tables.
+        outcome.freshness = evaluate_freshness(definitions, instance)
     return outcome
+
+
+def location_tags() -> dict[str, str]:
+    """The tag that attaches a run executed in this process to the code location."""
+    from cmc_pipeline.definitions import CODE_LOCATION
+
+    return {REPOSITORY_LABEL_TAG: f"{REPOSITORY_NAME}@{CODE_LOCATION}"}
+
+
+def evaluate_freshness(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[CheckOutcome]:
+    """Run the freshness checks (the daily job's), attached to the code location, without
+    the daily job's notice: the person who ran the build reads the result in its summary."""
+    from cmc_pipeline.defs.automation.freshness import AFTER_BUILD_TAG, CHECK_FRESHNESS_JOB
+
+    result = definitions.resolve_job_def(CHECK_FRESHNESS_JOB).execute_in_process(
+        instance=instance, run_config=QUIET_LOGS, tags={AFTER_BUILD_TAG: "true", **location_tags()},
+        raise_on_error=False,
+    )  # fmt: skip
+    return [check_outcome(e) for e in result.get_asset_check_evaluations()]
+
+
+def check_outcome(evaluation: dg.AssetCheckEvaluation) -> CheckOutcome:
+    failing = evaluation.metadata.get("failing_rows")
+    example = evaluation.metadata.get("first_offending_row")
+    return CheckOutcome(
+        asset=evaluation.asset_key.to_user_string(),
+        check=evaluation.check_name,
+        passed=evaluation.passed,
+        severity=evaluation.severity.value,
+        partition=evaluation.partition,
+        failing_rows=None if failing is None else int(failing.value),
+        first_offending_row=None if example is None else str(example.value),
+        description=evaluation.description or "",
+    )
 
 
 def _contiguous_ranges(selected: list[str], order: list[str]) -> list[tuple[str, str]]:
@@ -334,6 +365,12 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         lines.append(f"Regional report: {report} (open it in a browser; `cmc report` rewrites it)")
     if outcome is not None and outcome.checks:
         lines.extend(summarise_checks(outcome.checks))
+    if outcome is not None and outcome.freshness:
+        fresh = [c for c in outcome.freshness if c.passed]
+        lines.append(
+            f"Freshness: {len(fresh)} of {len(outcome.freshness)} tables within their contract's cadence"
+        )
+        lines.extend(f"  stale {c.asset}: {c.description}" for c in outcome.freshness if not c.passed)
     return "\n".join(lines)
 
 

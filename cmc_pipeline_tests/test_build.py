@@ -81,6 +81,40 @@ def test_the_run_is_recorded_in_the_dagster_instance(built_warehouse):
     assert materialized == set(cmc_iso3_codes())
 
 
+def test_the_build_run_is_attached_to_the_code_location_and_ends_with_freshness(built_warehouse):
+    """The job page of build_warehouse in the UI lists runs by job name and the code
+    location's label, as a run launched from the UI carries it; `cmc build` runs in-process
+    and must carry the same label. The freshness checks are evaluated once the build ends."""
+    import yaml
+
+    from cmc_pipeline.definitions import CODE_LOCATION, defs
+    from cmc_pipeline.orchestration import REPOSITORY_LABEL_TAG
+
+    warehouse, outcome = built_warehouse
+    # the label the UI computes for the code location, from the workspace it loads
+    for workspace in ("workspace.yaml", "deploy/workspace.yaml"):
+        entries = yaml.safe_load((settings.PROJECT_DIR / workspace).read_text())["load_from"]
+        assert {next(iter(e.values()))["location_name"] for e in entries} == {CODE_LOCATION}
+    label = f"{defs().get_repository_def().name}@{CODE_LOCATION}"
+    home = settings.Path(warehouse.url).parent.parent / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        on_job_page = instance.get_runs(
+            dg.RunsFilter(job_name="build_warehouse", tags={REPOSITORY_LABEL_TAG: label})
+        )
+        assert outcome.run_id in {r.run_id for r in on_job_page}
+        freshness = instance.get_runs(
+            dg.RunsFilter(job_name="check_freshness", tags={REPOSITORY_LABEL_TAG: label})
+        )
+        assert freshness and freshness[0].is_success
+        key = dg.AssetCheckKey(dg.AssetKey(["core", "fact_observation"]), "freshness")
+        evaluated = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+        assert evaluated and evaluated[0].run_id == freshness[0].run_id
+    # every contract with a cadence was evaluated; the DTM tables (no key here) are stale
+    assert len(outcome.freshness) > 20
+    stale = {c.asset for c in outcome.freshness if not c.passed}
+    assert "core/fact_observation" not in stale and any("displacement" in a for a in stale)
+
+
 # Building twice is tested end to end in test_migration_build.py (every table, via `cmc build`).
 
 

@@ -19,6 +19,8 @@ from cmc_pipeline.settings import TIMEZONE
 
 CHECK_NAME = "freshness"
 CHECK_FRESHNESS_JOB = "check_freshness"
+# Runs of these checks that end a `cmc build`: they evaluate, they do not notify.
+AFTER_BUILD_TAG = "cmc/after_build"
 
 
 def contracts_with_cadence() -> list[TableContract]:
@@ -107,9 +109,14 @@ def build_freshness_checks(contracts: list[TableContract]) -> dg.AssetChecksDefi
                 stale.append(f"{contract.table}: {result.description}")
             yield result
         # Only the daily check notifies: backfills and refreshes carry these checks too
-        # (an asset backfill includes its assets' checks), and a notice from each of them
-        # would bury the one that matters.
-        if stale and context.run.job_name == CHECK_FRESHNESS_JOB:
+        # (an asset backfill includes its assets' checks), and so does the end of `cmc
+        # build` (its summary says what is stale); a notice from each of them would bury
+        # the one that matters.
+        if (
+            stale
+            and context.run.job_name == CHECK_FRESHNESS_JOB
+            and "cmc/after_build" not in context.run.tags
+        ):
             notice = Notification(
                 subject="[cmc-pipeline] stale warehouse tables",
                 body="These tables are older than their contracts allow:\n" + "\n".join(stale),
