@@ -15,6 +15,7 @@ import importlib
 import dagster as dg
 
 from cmc_pipeline import settings
+from cmc_pipeline.defs.metadata import with_contract_attributes
 from cmc_pipeline.defs.resources import default_resources
 from cmc_pipeline.settings import PROJECT_DIR
 from cmc_pipeline.sources import SOURCE_NAMES
@@ -51,8 +52,23 @@ def defs() -> dg.Definitions:
     source_assets = dg.load_definitions_from_modules(
         [importlib.import_module(f"cmc_pipeline.sources.{name}.assets") for name in SOURCE_NAMES]
     )
-    return dg.Definitions.merge(
+    merged = dg.Definitions.merge(
         loaded,
         source_assets,
         dg.Definitions(resources=default_resources(), executor=executor()),
+    )
+    # Owners, tags and code version of every table asset, from its data contract. A module
+    # that imports another's asset (the report names the marts it reads) lists the same
+    # object twice: map each object once.
+    unique = list({id(a): a for a in merged.assets or ()}.values())
+    return dg.Definitions(
+        assets=dg.map_asset_specs(with_contract_attributes, unique),
+        asset_checks=merged.asset_checks,
+        jobs=merged.jobs,
+        schedules=merged.schedules,
+        sensors=merged.sensors,
+        resources=merged.resources,
+        executor=merged.executor,
+        loggers=merged.loggers,
+        metadata=merged.metadata,
     )

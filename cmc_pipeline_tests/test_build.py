@@ -215,3 +215,28 @@ def test_assets_describe_themselves_in_the_ui():
         assert node.group_name in groups, key
         if node.group_name != "reports":  # reports are files, not tables
             assert "dagster/column_schema" in node.metadata, f"{key} has no column schema"
+
+
+def test_every_table_asset_carries_its_contracts_owners_tags_and_version():
+    from cmc_pipeline.definitions import defs
+    from cmc_pipeline.lib.contracts import all_contracts
+
+    graph = defs().resolve_asset_graph()
+    contracts = all_contracts()
+    tables = 0
+    for key in graph.get_all_asset_keys():
+        contract = contracts.get(".".join(key.path))
+        if contract is None:
+            continue
+        tables += 1
+        node = graph.get(key)
+        assert node.owners == ["team:cmc-data-engineering"], key
+        assert node.tags["layer"] == contract.schema_name
+        assert node.tags["dissemination_level"] == contract.custom_properties.get(
+            "dissemination_level", "restricted"
+        )
+        assert node.code_version == contract.version, key
+    assert tables >= 30
+    trafficking = graph.get(dg.AssetKey(["marts", "trafficking_cases"]))
+    assert trafficking.tags["dissemination_level"] == "cmc_members" and "source/uploads" in trafficking.tags
+    assert "source/ilostat" in graph.get(dg.AssetKey(["staging", "ilostat_observations"])).tags

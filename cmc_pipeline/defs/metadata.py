@@ -44,6 +44,40 @@ def definition_metadata(table: str) -> dict:
     }
 
 
+def with_contract_attributes(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """An asset that is a warehouse table takes its owners, tags and code version from its
+    contract, so the UI can filter by them: owners (``team:`` + the contract's owners),
+    ``layer`` (staging, uploads, core, marts, quality), ``dissemination_level``, a
+    ``source/<name>`` tag per source, and the contract version as the code version (a
+    contract change marks the table's last materialisation as from older code)."""
+    from cmc_pipeline.lib.contracts import all_contracts
+    from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS
+    from cmc_pipeline.sources import SOURCE_NAMES
+
+    contract = all_contracts().get(".".join(spec.key.path))
+    if contract is None:
+        return spec  # not a table (the regional report)
+    owners = [
+        f"team:{member['username']}"
+        for member in contract.document.get("team") or ()
+        if member.get("role") == "owner"
+    ]
+    name = contract.table.split(".", 1)[1]
+    sources = contract.custom_properties.get("sources") or (
+        ["uploads"] if name in UPLOAD_DATASETS else [s for s in SOURCE_NAMES if name.startswith(s)]
+    )
+    tags = {
+        "layer": contract.schema_name,
+        "dissemination_level": contract.custom_properties.get("dissemination_level", "restricted"),
+        **{f"source/{source}": "" for source in sources},
+    }
+    return spec.replace_attributes(
+        owners=list(dict.fromkeys([*spec.owners, *owners])),
+        tags={**spec.tags, **tags},
+        code_version=spec.code_version or contract.version,
+    )
+
+
 def materialize_result(report: LoadReport, asset_key: dg.AssetKey | None = None) -> dg.MaterializeResult:
     contract = contract_for(report.table)
     metadata: dict = {
