@@ -240,3 +240,22 @@ def test_every_table_asset_carries_its_contracts_owners_tags_and_version():
     trafficking = graph.get(dg.AssetKey(["marts", "trafficking_cases"]))
     assert trafficking.tags["dissemination_level"] == "cmc_members" and "source/uploads" in trafficking.tags
     assert "source/ilostat" in graph.get(dg.AssetKey(["staging", "ilostat_observations"])).tags
+
+
+def test_the_run_history_is_in_dagsters_own_sqlite_format(built_warehouse):
+    """The build writes its events through the pooled event log storage; Dagster's stock
+    SQLite storage (what any Dagster tool would use) reads every one of them back."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from cmc_pipeline.instance_storage import PooledSqliteEventLogStorage
+
+    warehouse, outcome = built_warehouse
+    home = settings.Path(warehouse.url).parent.parent / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        written = instance.all_logs(outcome.run_id)
+    stock = SqliteEventLogStorage(str(home / "history" / "runs"))
+    read_back = stock.get_logs_for_run(outcome.run_id)
+    assert len(read_back) == len(written) > 1000
+    assert read_back[-1].dagster_event.event_type_value == "PIPELINE_SUCCESS"
+    stock.dispose()
