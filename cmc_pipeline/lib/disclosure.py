@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,7 +218,7 @@ def recoverable_cells(releases: list[Release]) -> set[tuple[str, float]]:
     return found
 
 
-def protect(release: Release, threshold: int, earlier: list[Release] = ()) -> Release:
+def protect(release: Release, threshold: int, earlier: Sequence[Release] = ()) -> Release:
     """Set ``status``: primary suppression of small counts, cells an earlier release hid
     at the same value, then secondary suppression until no suppressed cell is recoverable
     from this release and the earlier ones. Raises :class:`DisclosureError` if a cell

@@ -120,31 +120,12 @@ def export_marts(
         # Only a release that was written is one a reader can hold against the next.
         for column, release in releases.items():
             ledger.record(audience, contract.table, column, release, built_at)
+    structure_entry = None
     if shapes:
         # The structure every SDMX-CSV file names in its DATAFLOW column.
-        structure = result.structure = write_structure(shapes, output_dir)
-        structure_entry = (
-            {
-                "file": structure.name,
-                "format": "sdmx-ml",
-                "dataflows": [f"CMC:{s.dataflow}({s.version})" for s in shapes],
-                "sha256": hashlib.sha256(structure.read_bytes()).hexdigest(),
-                "built_at": built_at,
-            },
-        )
-        resources.append(
-            {
-                "name": "sdmx-structure",
-                "path": STRUCTURE_FILE,
-                "profile": "data-resource",
-                "format": "xml",
-                "mediatype": "application/vnd.sdmx.structure+xml;version=2.1",
-                "description": "SDMX-ML 2.1 Structure message: the dataflows, data structure "
-                "definitions and code lists the SDMX-CSV files use.",
-                "bytes": structure.stat().st_size,
-                "hash": "sha256:" + hashlib.sha256(structure.read_bytes()).hexdigest(),
-            }
-        )
+        result.structure = write_structure(shapes, output_dir)
+        structure_entry, structure_resource = _describe_structure(result.structure, shapes, built_at)
+        resources.append(structure_resource)
     manifest = {
         "audience": audience,
         "built_at": built_at,
@@ -152,7 +133,7 @@ def export_marts(
         "files": result.files,
         "skipped": result.skipped,
         "tables": attributions,
-        "sdmx_structure": structure_entry[0] if shapes else None,
+        "sdmx_structure": structure_entry,
     }
     (output_dir / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
@@ -161,6 +142,31 @@ def export_marts(
         output_dir, audience=audience, built_at=built_at, resources=resources, attributions=attributions
     )
     return result
+
+
+def _describe_structure(path: Path, shapes: list[SdmxShape], built_at: str) -> tuple[dict, dict]:
+    """The structure message's entry in manifest.json and its resource in datapackage.json."""
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    entry = {
+        "file": path.name,
+        "format": "sdmx-ml",
+        "dataflows": [f"CMC:{s.dataflow}({s.version})" for s in shapes],
+        "sha256": sha256,
+        "built_at": built_at,
+    }
+    described = {
+        "name": "sdmx-structure",
+        "path": STRUCTURE_FILE,
+        "profile": "data-resource",
+        "format": "xml",
+        "mediatype": "application/vnd.sdmx.structure+xml;version=2.1",
+        "description": "SDMX-ML 2.1 Structure message: the dataflows, data structure definitions "
+        "and code lists the SDMX-CSV files use.",
+        "bytes": len(data),
+        "hash": f"sha256:{sha256}",
+    }
+    return entry, described
 
 
 def default_ledger(warehouse: Warehouse) -> ReleaseLedger:

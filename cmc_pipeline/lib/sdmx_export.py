@@ -183,7 +183,14 @@ def _upload_observations(frame: pd.DataFrame, contract: TableContract) -> tuple[
                 "OBS_VALUE": frame[count],
                 "OBS_STATUS": "",
                 "CONF_STATUS": status,
-                "UNIT_MEASURE": (columns[count].raw.get("customProperties") or [{}])[0].get("value", ""),
+                "UNIT_MEASURE": next(
+                    (
+                        p["value"]
+                        for p in columns[count].raw.get("customProperties") or ()
+                        if p["property"] == "unit"
+                    ),
+                    "",
+                ),
                 "UNIT_MULT": 0,
                 "SOURCE": [
                     f"CMC total of {c}" if a == REGION_CODE else ""
