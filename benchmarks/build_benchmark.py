@@ -1,14 +1,15 @@
 """How long the definitions take to load and the warehouse to build, and how much of the
-build is Dagster rather than the work itself.
+build is Dagster rather than the work itself (issue 15's goals).
 
 Measured:
 - definitions load (a fresh interpreter importing and resolving ``cmc_pipeline.definitions``)
-  against a bare ``import dagster``;
-- ``cmc build`` wall time in a fresh interpreter and data folder (what ``make build`` runs
-  after installing);
+  against ``dagster --version`` (goal: within 1 s over it);
+- a warm ``cmc build`` (the second build into the same data folder, 25 countries) against
+  a bare process importing dagster, duckdb, pandas and pyarrow (goal: within 8×), with the
+  project's pooled event log storage and, as the before, with Dagster's stock SQLite one;
 - inside one process: the ``build_warehouse`` job over all 25 country partitions
   (in-process executor, one run) against the same steps called as a plain script.
-  Orchestration overhead = job time - plain time. Target: at most half the plain time.
+  Orchestration overhead = job time - plain time.
 
 Run: ``make benchmark`` (or ``.venv/bin/python benchmarks/build_benchmark.py``).
 """
@@ -83,6 +84,7 @@ SAME_STEPS = [
     ("staging", "ilostat_observations"),
     ("staging", "worldbank_observations"),
     ("core", "fact_observation"),
+    ("quality", "unmapped_values"),  # written by the same step as the facts
 ]
 
 
@@ -121,15 +123,47 @@ def events_in_last_run() -> int:
         return len(instance.all_logs(run.run_id))
 
 
+STOCK_EVENT_LOG = """\
+# Dagster's own SQLite event log (no event_log_storage entry): the before of the benchmark.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+def warm_build_seconds(stock_event_log: bool, repeats: int) -> float:
+    """Median of ``repeats`` builds into one data folder after a first that fills it."""
+    env = fresh_env()
+    if stock_event_log:
+        home = Path(env["DAGSTER_HOME"])
+        home.mkdir(parents=True)
+        (home / "dagster.yaml").write_text(STOCK_EVENT_LOG, encoding="utf-8")
+    cmc = str(Path(PYTHON).with_name("cmc"))
+    subprocess.run([cmc, "build"], env=env, check=True, capture_output=True)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([cmc, "build"], env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> None:
-    bare_import = median_of(lambda: timed_subprocess([PYTHON, "-c", "import dagster"]))
+    bare_import = median_of(
+        lambda: timed_subprocess([PYTHON, "-c", "import dagster, duckdb, pandas, pyarrow"])
+    )
+    dagster_version = median_of(
+        lambda: timed_subprocess([str(Path(PYTHON).with_name("dagster")), "--version"])
+    )
     definitions = median_of(
         lambda: timed_subprocess(
             [PYTHON, "-c", "from cmc_pipeline.definitions import defs; defs().resolve_asset_graph()"]
         )
     )
-    cmc = str(Path(PYTHON).with_name("cmc"))
-    full_build = median_of(lambda: timed_subprocess([cmc, "build"]))
+    warm = warm_build_seconds(stock_event_log=False, repeats=REPEATS)
+    warm_stock = warm_build_seconds(stock_event_log=True, repeats=1)  # the before: one is enough
     # Warm both paths once (imports, code-list caches) so the comparison is of the work.
     plain_script_seconds()
     dagster_job_seconds()
@@ -142,21 +176,28 @@ def main() -> None:
         [
             "definitions load (fresh interpreter)",
             f"{definitions:.2f} s",
-            "bare `import dagster`",
+            "`dagster --version`",
+            f"{dagster_version:.2f} s",
+            f"+{definitions - dagster_version:.2f} s (goal ≤ +1 s)",
+        ],
+        [
+            "warm `cmc build` (25 countries, second build into the same folder)",
+            f"{warm:.2f} s",
+            "bare `import dagster, duckdb, pandas, pyarrow`",
             f"{bare_import:.2f} s",
-            f"{definitions / bare_import:.2f}×",
+            f"{warm / bare_import:.1f}× (goal ≤ 8×)",
         ],
         [
-            "`cmc build` wall time (fresh interpreter, 25 countries)",
-            f"{full_build:.2f} s",
-            "plain script (only the five open-data assets)",
-            f"{plain:.2f} s",
-            f"{full_build / plain:.2f}×",
+            "the same warm build with Dagster's stock SQLite event log (before)",
+            f"{warm_stock:.2f} s",
+            "warm `cmc build` with the pooled event log",
+            f"{warm:.2f} s",
+            f"{warm_stock / warm:.2f}×",
         ],
         [
-            "the same five assets as one Dagster run, in process",
+            "five open-data assets as one Dagster run, in process",
             f"{job:.2f} s",
-            "plain script",
+            "the same steps as a plain script",
             f"{plain:.2f} s",
             f"{job / plain:.2f}×",
         ],
@@ -165,30 +206,29 @@ def main() -> None:
             f"{overhead:.2f} s",
             "plain script",
             f"{plain:.2f} s",
-            f"{overhead / plain:.2f}× (target ≤ 0.50×)",
+            f"{overhead / plain:.2f}×; {events} events, {overhead / events * 1000:.1f} ms each",
         ],
     ]
     markdown = "\n".join(
         [
             "## Build: definitions load, `cmc build`, orchestration overhead",
             "",
-            machine_line() + f" Median of {REPEATS} runs each; bundled snapshots.",
+            machine_line() + f" Median of {REPEATS} runs each (the stock event log: one); bundled snapshots.",
             "",
             markdown_table(["measure", "time", "baseline", "baseline time", "ratio"], rows),
             "",
             "All 25 country partitions run as one partition range in one run with the in-process",
-            "executor: one process, one run, whatever the number of countries.",
-            "`cmc build` builds every asset (all sources, uploads, marts, report), more than the",
-            "five compared here; its wall time also includes interpreter start-up and imports.",
+            "executor. `cmc build` builds every asset (all sources, uploads, marts, report) and ends",
+            "with the freshness checks; its time includes interpreter start-up and imports.",
             "",
-            "**The overhead target (≤ 0.5×) is not met** with the bundled data: the real work is only",
-            f"{plain:.2f} s, and the overhead is Dagster recording {events} events of this run in its",
-            f"SQLite instance storage ({overhead / events * 1000:.1f} ms per event): planned and",
-            "materialised events per asset and partition, and one evaluation per contract rule and",
-            "country (the quality checks). It is a cost per partition, not per row, so",
-            "the ratio falls as the work grows (live fetching, more years); profiling shows the",
-            "SQLite event log opening a new engine per event. PostgreSQL instance storage was",
-            "slower still for this run on this machine (about 2.5 s), so SQLite stays the local default.",
+            "Profile (cProfile of a warm `cmc build` before the pooled event log, 102 s under the",
+            "profiler): 43.6 s in `SqliteEventLogStorage.store_event` for 2,340 events — a new",
+            "SQLAlchemy engine, connection and fully synced commit per event — of which 23 s for",
+            "the 1,150 check evaluations; 18 s in the validate-and-save gate (15.6 s of it Great",
+            "Expectations on the seven largest writes). `cmc_pipeline/instance_storage.py` keeps",
+            "the engines open and syncs WAL commits normally; the files are Dagster's own.",
+            "What remains is Dagster's per-event work (serialising, the asset and check indexes)",
+            "and Great Expectations: the 8× goal is not met yet.",
         ]
     )
     write_section("build", markdown)
