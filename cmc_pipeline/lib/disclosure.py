@@ -80,6 +80,9 @@ class Release:
     frame: pd.DataFrame  # key columns (+ countries on regional rows), value, status
     key_columns: list[str]
     relations: list[Relation] = field(default_factory=list)
+    # Keys and values do not change once a release is made (only the status does): the
+    # audit reads them on every round, so they are worked out once.
+    _variables: list[tuple[str, float]] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def of(cls, frame: pd.DataFrame, key_columns: list[str], value_column: str) -> Release:
@@ -97,7 +100,9 @@ class Release:
 
     def variables(self) -> list[tuple[str, float]]:
         """A cell's identity across releases: its key and its value."""
-        return list(zip(self.cells, self.frame["value"].tolist(), strict=True))
+        if self._variables is None:
+            self._variables = list(zip(self.cells, self.frame["value"].tolist(), strict=True))
+        return self._variables
 
 
 def additive_relations(frame: pd.DataFrame, key_columns: list[str], value_column: str) -> list[Relation]:

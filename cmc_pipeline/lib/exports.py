@@ -94,8 +94,10 @@ def export_marts(
             frame, contract, settings, audience=audience, ledger=ledger
         )
         attribution = table_attribution(contract, warehouse, loaded=loaded, built_at=built_at)
+        # What people open in a spreadsheet: labels beside codes, formulas neutralised.
+        shown = neutralise_formulas(with_labels(frame, contract)) if {"csv", "xlsx"} & set(formats) else None
         for fmt in formats:
-            written = _write(frame, contract, output_dir, fmt, shapes, attribution)
+            written = _write(frame, shown, contract, output_dir, fmt, shapes, attribution)
             if written is None:
                 result.skipped.append(
                     {"table": contract.table, "format": fmt, "reason": "not observation-shaped"}
@@ -209,13 +211,15 @@ def apply_disclosure_control(
 
 def _write(
     frame: pd.DataFrame,
+    shown: pd.DataFrame | None,
     contract: TableContract,
     output_dir: Path,
     fmt: str,
     shapes: list[SdmxShape],
     attribution: dict,
 ) -> tuple[Path, int] | None:
-    """Write one format; returns the file and the rows in it (observations for SDMX)."""
+    """Write one format; returns the file and the rows in it (observations for SDMX).
+    ``shown`` is the frame as CSV and XLSX carry it (labels, formulas neutralised)."""
     name = contract.table.replace(".", "_")
     rows = len(frame)
     if fmt == "parquet":
@@ -223,10 +227,10 @@ def _write(
         frame.to_parquet(path, index=False)
     elif fmt == "csv":
         path = output_dir / f"{name}.csv"
-        neutralise_formulas(with_labels(frame, contract)).to_csv(path, index=False, encoding="utf-8-sig")
+        shown.to_csv(path, index=False, encoding="utf-8-sig")
     elif fmt == "xlsx":
         path = output_dir / f"{name}.xlsx"
-        _write_xlsx(neutralise_formulas(with_labels(frame, contract)), contract, path, attribution)
+        _write_xlsx(shown, contract, path, attribution)
     else:
         shaped = to_sdmx_observations(frame, contract)
         if shaped is None:
@@ -262,9 +266,13 @@ def _write_xlsx(frame: pd.DataFrame, contract: TableContract, path: Path, attrib
         columns=["item", "text"],
     )
     # Excel has no time zones: write timestamps as UTC without an offset.
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
-            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    frame = frame.assign(
+        **{
+            column: frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+            for column in frame.columns
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype)
+        }
+    )
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         frame.to_excel(writer, sheet_name="data", index=False)
         about.to_excel(writer, sheet_name="about", index=False)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from cmc_pipeline.lib.contracts import TableContract
 from cmc_pipeline.lib.marts import REGION_CODE, REGION_NAME
-from cmc_pipeline.lib.quality.rules import reference_labels
+from cmc_pipeline.lib.quality.rules import reference_labels, reference_list
 
 # Codes a contract lists itself beside a code list, with the label ILOSTAT/SDMX give them.
 ADMITTED_CODE_LABELS = {"_T": "Total", "_Z": "Not applicable", REGION_CODE: REGION_NAME}
@@ -21,11 +21,8 @@ def column_labels(contract: TableContract) -> dict[str, dict[str, str]]:
     for column in contract.columns:
         for rule in column.raw.get("quality") or ():
             arguments = rule.get("arguments") or {}
-            references = arguments.get("validValuesReference") or []
-            if isinstance(references, str):
-                references = [references]
             labels: dict[str, str] = {}
-            for reference in references:
+            for reference in reference_list(arguments):
                 labels.update(reference_labels(reference))
             for code in arguments.get("validValues") or ():
                 if str(code) in ADMITTED_CODE_LABELS:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 import yaml
@@ -34,6 +35,7 @@ import yaml
 from cmc_pipeline.lib.contracts import TableContract, contract_for
 from cmc_pipeline.lib.disclosure import CONF_STATUS_LABELS
 from cmc_pipeline.lib.marts import REGION_CODE, REGION_NAME, indicator_columns
+from cmc_pipeline.lib.quality.rules import reference_list
 from cmc_pipeline.settings import PROJECT_DIR, REFERENCE_DIR
 
 AGENCY = "CMC"
@@ -217,19 +219,16 @@ def _short(text: str) -> str:
 def codelist_of(column) -> tuple[str, str]:
     """The code list (agency, id) a contract column's code-list rule names."""
     for rule in column.raw.get("quality") or ():
-        references = (rule.get("arguments") or {}).get("validValuesReference") or []
-        for reference in [references] if isinstance(references, str) else references:
-            path, _, rest = reference.partition("?")
-            dimension = dict(p.split("=", 1) for p in rest.split("#")[0].split("&") if "=" in p).get(
-                "dimension"
-            )
-            if path.endswith("ilo_codelists.csv") and dimension:
+        for reference in reference_list(rule.get("arguments") or {}):
+            parts = urlsplit(reference)  # as the rules read it: <file>?<filter>#<column>
+            dimension = dict(parse_qsl(parts.query)).get("dimension")
+            if parts.path.endswith("ilo_codelists.csv") and dimension:
                 return "ILO", f"CL_{dimension.upper()}"
-            if path.endswith("upload_codelists.csv") and dimension:
+            if parts.path.endswith("upload_codelists.csv") and dimension:
                 return AGENCY, f"CL_{dimension.upper()}"
-            if path.endswith("countries.csv#iso3"):
+            if parts.path.endswith("countries.csv") and parts.fragment == "iso3":
                 return AGENCY, "CL_AREA"
-            if path.startswith("iso3166-1"):
+            if parts.path == "iso3166-1":
                 return AGENCY, "CL_COUNTRY"
     raise ValueError(f"column {column.name} has no code list to describe it in SDMX")
 

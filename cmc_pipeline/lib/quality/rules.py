@@ -291,11 +291,15 @@ def _allowed_failures(entry: dict, where: str) -> int:
     return 0
 
 
+def reference_list(arguments: dict) -> list[str]:
+    """A rule's ``validValuesReference``: one reference or a list of them, as a list."""
+    references = arguments.get("validValuesReference") or []
+    return [references] if isinstance(references, str) else list(references)
+
+
 def _valid_values(arguments: dict, where: str) -> tuple[frozenset[str], str | None]:
     values = {str(v) for v in arguments.get("validValues") or ()}
-    references = arguments.get("validValuesReference") or []
-    if isinstance(references, str):
-        references = [references]
+    references = reference_list(arguments)
     for reference in references:
         try:
             values |= reference_values(reference)

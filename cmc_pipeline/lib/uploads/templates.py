@@ -9,7 +9,7 @@ import csv
 import io
 from functools import partial
 
-from cmc_pipeline.lib.quality.rules import ordered_reference_values
+from cmc_pipeline.lib.quality.rules import ordered_reference_values, reference_list
 from cmc_pipeline.lib.templates import choice_list
 from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS, UploadDataset, upload_dataset
 
@@ -25,8 +25,7 @@ def allowed_values(spec: UploadDataset, column: str) -> tuple[str, ...]:
     for rule in spec.file_contract.column(column).raw.get("quality") or ():
         arguments = rule.get("arguments") or {}
         values += [str(v) for v in arguments.get("validValues") or ()]
-        references = arguments.get("validValuesReference") or []
-        for reference in [references] if isinstance(references, str) else references:
+        for reference in reference_list(arguments):
             values += ordered_reference_values(reference)
     return tuple(dict.fromkeys(values))
 
