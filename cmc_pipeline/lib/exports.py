@@ -88,10 +88,8 @@ def export_marts(
             result.skipped.append({"table": contract.table, "reason": "not built yet"})
             continue
         frame = warehouse.query(f"SELECT * FROM {contract.table}")[contract.column_names]
-        dataset = contract.table.split(".", 1)[1]
-        frame, withheld = rows_for_audience(frame, dataset=dataset, audience=audience, settings=settings)
-        frame, suppressed, releases = apply_disclosure_control(
-            frame, contract, settings, audience=audience, ledger=ledger
+        frame, withheld, suppressed, releases = release_for_audience(
+            frame, contract, audience=audience, settings=settings, ledger=ledger
         )
         attribution = table_attribution(contract, warehouse, loaded=loaded, built_at=built_at)
         # What people open in a spreadsheet: labels beside codes, formulas neutralised.
@@ -176,6 +174,26 @@ def default_ledger(warehouse: Warehouse) -> ReleaseLedger:
     if warehouse.backend == "duckdb":
         return ReleaseLedger(Path(warehouse.url).parent / "disclosure_ledger")
     return ReleaseLedger(project_settings.data_dir() / "disclosure_ledger")
+
+
+def release_for_audience(
+    frame: pd.DataFrame,
+    contract: TableContract,
+    *,
+    audience: str,
+    settings: SharingSettings,
+    ledger: ReleaseLedger,
+) -> tuple[pd.DataFrame, int, int, dict[str, Release]]:
+    """A table's rows as an audience receives them — the rows it may see, small counts
+    suppressed — with how many rows were withheld, how many cells suppressed, and the
+    release per count column. Every place that publishes a controlled table (exports,
+    the report, the portal) goes through here, so each shows the same cells hidden."""
+    dataset = contract.table.split(".", 1)[1]
+    frame, withheld = rows_for_audience(frame, dataset=dataset, audience=audience, settings=settings)
+    frame, suppressed, releases = apply_disclosure_control(
+        frame, contract, settings, audience=audience, ledger=ledger
+    )
+    return frame, withheld, suppressed, releases
 
 
 def apply_disclosure_control(

@@ -794,19 +794,17 @@ def _work_permits(warehouse: Warehouse, existing: set[str], *, stamp: datetime) 
     earlier public releases (``lib/disclosure.py``)."""
     from cmc_pipeline.lib.contracts import contract_for
     from cmc_pipeline.lib.disclosure import FREE
-    from cmc_pipeline.lib.exports import apply_disclosure_control, default_ledger
+    from cmc_pipeline.lib.exports import default_ledger, release_for_audience
     from cmc_pipeline.lib.labels import column_labels
-    from cmc_pipeline.lib.sharing import rows_for_audience, sharing_settings
+    from cmc_pipeline.lib.sharing import sharing_settings
 
     if WORK_PERMITS not in existing:
         return Section(loaded=False, message=_not_loaded([WORK_PERMITS]))
     contract = contract_for(WORK_PERMITS)
-    settings_ = sharing_settings()
     frame = warehouse.query(f"SELECT * FROM {WORK_PERMITS}")[contract.column_names]
-    frame, _ = rows_for_audience(frame, dataset="work_permits", audience="public", settings=settings_)
     ledger = default_ledger(warehouse)
-    released, _, releases = apply_disclosure_control(
-        frame, contract, settings_, audience="public", ledger=ledger
+    released, _, _, releases = release_for_audience(
+        frame, contract, audience="public", settings=sharing_settings(), ledger=ledger
     )
     for column, release in releases.items():
         ledger.record("public", WORK_PERMITS, column, release, stamp.isoformat())

@@ -692,7 +692,7 @@ def _members_release(reads, dataset: str) -> dict[tuple, str]:
 
     from cmc_pipeline.lib.contracts import contract_for
     from cmc_pipeline.lib.disclosure import FREE
-    from cmc_pipeline.lib.exports import apply_disclosure_control, default_ledger
+    from cmc_pipeline.lib.exports import default_ledger, release_for_audience
     from cmc_pipeline.lib.sharing import sharing_settings
 
     spec = upload_dataset(dataset)
@@ -704,8 +704,12 @@ def _members_release(reads, dataset: str) -> dict[tuple, str]:
     if reads.version is not None and remembered in _RELEASES:
         return _RELEASES[remembered]
     frame = pd.DataFrame(reads.query(f"SELECT * FROM {spec.mart_table}"), columns=contract.column_names)
-    released, _, _ = apply_disclosure_control(
-        frame, contract, sharing_settings(), audience="members", ledger=default_ledger(reads.warehouse)
+    released, _, _, _ = release_for_audience(
+        frame,
+        contract,
+        audience="members",
+        settings=sharing_settings(),
+        ledger=default_ledger(reads.warehouse),
     )
     keys = [k for k in spec.key_columns if k not in ("country_iso3", "period")]
     found = {}
