@@ -46,9 +46,8 @@ def prepare_dagster_home() -> Path:
     config = home / "dagster.yaml"
     wanted = DAGSTER_YAML.format(runs_dir=json.dumps(str(home.resolve() / "history" / "runs")))
     header = DAGSTER_YAML.splitlines()[0]
-    if not config.exists() or (
-        config.read_text(encoding="utf-8").startswith(header) and config.read_text(encoding="utf-8") != wanted
-    ):
+    present = config.read_text(encoding="utf-8") if config.exists() else None
+    if present is None or (present.startswith(header) and present != wanted):
         config.write_text(wanted, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

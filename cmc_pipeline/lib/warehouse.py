@@ -284,23 +284,23 @@ class Warehouse:
         for column in sorted(set(existing) - set(contract.column_names)):
             problems.append(f"column {column!r} is in the warehouse but no longer in the contract")
         required_added = [c for c in contract.columns if c.name in additions and c.required]
-        if not problems and not required_added:
-            pass
-        elif (
-            rebuilt_whole or not connection.execute(f"SELECT count(*) FROM {contract.table}").fetchall()[0][0]
-        ):
-            # Nothing to keep: the table is empty, or its caller replaces every row next.
-            connection.execute(f"DROP TABLE {contract.table}")
-            connection.execute(contract.create_table_sql(self.backend))
-            log.warning(
-                "recreated %s for contract %s: %s",
-                contract.table,
-                contract.version,
-                "; ".join(problems + [f"required column {c.name!r} added" for c in required_added]),
+        if problems or required_added:
+            rows = (
+                0
+                if rebuilt_whole
+                else connection.execute(f"SELECT count(*) FROM {contract.table}").fetchall()[0][0]
             )
-            return
-        else:
-            rows = connection.execute(f"SELECT count(*) FROM {contract.table}").fetchall()[0][0]
+            if not rows:
+                # Nothing to keep: the table is empty, or its caller replaces every row next.
+                connection.execute(f"DROP TABLE {contract.table}")
+                connection.execute(contract.create_table_sql(self.backend))
+                log.warning(
+                    "recreated %s for contract %s: %s",
+                    contract.table,
+                    contract.version,
+                    "; ".join(problems + [f"required column {c.name!r} added" for c in required_added]),
+                )
+                return
             problems += [
                 f"required column {c.name!r} is new in the contract and the table has {rows:,} rows"
                 for c in required_added
