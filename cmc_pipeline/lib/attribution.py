@@ -49,11 +49,8 @@ def loaded_raw_files(warehouse: Warehouse) -> set[str]:
     return set(warehouse.query(union)["raw_sha256"].dropna().astype(str))
 
 
-def source_releases(
-    source: str, loaded: set[str], raw_root: Path, dataset: str | None = None
-) -> list[SourceRelease]:
-    """The raw files of a source that are loaded, from their provenance sidecars.
-    ``dataset`` narrows national uploads to one dataset's files."""
+def source_releases(source: str, loaded: set[str], raw_root: Path) -> list[SourceRelease]:
+    """The raw files of a source that are loaded, from their provenance sidecars."""
     folder = Path(raw_root) / source
     releases = []
     for sidecar in sorted(folder.glob("*/*.provenance.json")) if folder.is_dir() else ():
@@ -61,8 +58,6 @@ def source_releases(
         if sha256 not in loaded:
             continue
         provenance = json.loads(sidecar.read_text(encoding="utf-8"))
-        if dataset and provenance.get("dataset") != dataset:
-            continue
         releases.append(
             SourceRelease(
                 sha256=sha256,
@@ -76,18 +71,27 @@ def source_releases(
 
 
 def table_attribution(
-    contract: TableContract, warehouse: Warehouse, *, loaded: set[str] | None = None, built_at: str = ""
+    contract: TableContract,
+    warehouse: Warehouse,
+    *,
+    loaded: set[str] | None = None,
+    built_at: str = "",
+    read: dict[str, list[SourceRelease]] | None = None,
 ) -> dict:
-    """Licence, attribution, citation, contract version and sources of one published table."""
+    """Licence, attribution, citation, contract version and sources of one published table.
+    ``read`` keeps each source's loaded releases across the tables of one export, so its
+    provenance files are read once."""
     loaded = loaded_raw_files(warehouse) if loaded is None else loaded
+    read = {} if read is None else read
     names = contract.custom_properties.get("sources") or []
     dataset = contract.table.split(".", 1)[1]
     sources = []
     for name in names:
         found = origin(name)
-        releases = source_releases(
-            name, loaded, settings.raw_dir(), dataset=dataset if name == UPLOADS else None
-        )
+        if name not in read:
+            read[name] = source_releases(name, loaded, settings.raw_dir())
+        # a national-upload table holds its own dataset's files only
+        releases = [r for r in read[name] if name != UPLOADS or r.dataset == dataset]
         sources.append(
             {
                 "name": name,

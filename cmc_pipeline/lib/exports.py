@@ -75,6 +75,7 @@ def export_marts(
     output_dir.mkdir(parents=True, exist_ok=True)
     result = ExportResult(output_dir)
     loaded = loaded_raw_files(warehouse)
+    releases_read: dict = {}  # each source's provenance, read once for every table
     attributions: dict[str, dict] = {}
     resources: list[dict] = []
     shapes: list[SdmxShape] = []
@@ -91,7 +92,9 @@ def export_marts(
         frame, withheld, suppressed, releases = release_for_audience(
             frame, contract, audience=audience, settings=settings, ledger=ledger
         )
-        attribution = table_attribution(contract, warehouse, loaded=loaded, built_at=built_at)
+        attribution = table_attribution(
+            contract, warehouse, loaded=loaded, built_at=built_at, read=releases_read
+        )
         # What people open in a spreadsheet: labels beside codes, formulas neutralised.
         shown = neutralise_formulas(with_labels(frame, contract)) if {"csv", "xlsx"} & set(formats) else None
         for fmt in formats:
