@@ -44,6 +44,20 @@ def check_specs_for(
         ]
 
 
+def contract_checks(table: str, partitions_def: dg.PartitionsDefinition | None = None) -> list:
+    """The checks of a table asset whose key is its table name (``core.x`` → core/x)."""
+    return check_specs_for(table, dg.AssetKey(table.split(".")), partitions_def)
+
+
+def materialized_with_checks(context: dg.AssetExecutionContext, report: LoadReport) -> Iterator:
+    """A table asset's materialisation, then each rule of its contract as checked on the
+    way in (see :func:`check_events`)."""
+    from cmc_pipeline.defs.metadata import materialize_result
+
+    yield materialize_result(report)
+    yield from check_events(context, report)
+
+
 def check_events(
     context: dg.AssetExecutionContext, report: LoadReport, asset_key: dg.AssetKey | None = None
 ) -> Iterator:
@@ -59,6 +73,15 @@ def check_events(
     if REVIEW_CHECK in selected:
         yield from review_evaluations(asset_key, report)
     if report.validation is None:
+        return
+    spec = context.assets_def.specs_by_key.get(asset_key)
+    if spec is not None and spec.partitions_def is None and context.assets_def.partitions_def is None:
+        # A table written whole but checked country by country (a mart): Dagster has one
+        # status per check, so each rule gets one evaluation that names every country it
+        # failed for, with each country's figures beside it.
+        for rule_id in dict.fromkeys(r.rule.id for r in report.validation.results):
+            if rule_id in selected:
+                yield combined_evaluation(asset_key, report.validation.for_rule(rule_id), report)
         return
     for result in report.validation.results:
         if result.rule.id in selected:
@@ -131,8 +154,7 @@ def evaluation(asset_key: dg.AssetKey, result: RuleResult, report: LoadReport) -
         metadata["note"] = result.note
     if result.blocks_promotion:
         metadata["promotion"] = "blocked: this partition's previous rows were kept"
-    if run.great_expectations_result is not None:
-        metadata["great_expectations_result"] = dg.MetadataValue.path(str(run.great_expectations_result))
+    metadata.update(great_expectations_metadata(run, result.rule.id))
     return dg.AssetCheckEvaluation(
         asset_key=asset_key,
         check_name=result.rule.id,
@@ -142,3 +164,64 @@ def evaluation(asset_key: dg.AssetKey, result: RuleResult, report: LoadReport) -
         metadata=metadata,
         partition=result.partition,
     )
+
+
+def combined_evaluation(
+    asset_key: dg.AssetKey, results: list[RuleResult], report: LoadReport
+) -> dg.AssetCheckEvaluation:
+    """One rule's results for every country (or area) of a table checked country by country
+    but materialised whole: failed if it failed anywhere, and says where."""
+    run, rule = report.validation, results[0].rule
+    failed = [r for r in results if not r.passed]
+    where = ", ".join(f"{r.partition or 'the table'} ({r.failing_rows:,} rows)" for r in failed)
+    checked = sum(r.rows_checked for r in results)
+    metadata: dict = {
+        "rule": rule.name,
+        "severity": rule.severity,
+        "rows_checked": checked,
+        "failing_rows": sum(r.failing_rows for r in results),
+        "evaluated_by": results[0].evaluated_by,
+        "contract_version": run.contract_version,
+        "failed_for": ", ".join(str(r.partition or "the table") for r in failed) or "none",
+    }
+    if any(r.partition for r in results):
+        metadata["results_by_country"] = dg.MetadataValue.md(
+            "| country | rows checked | rows failed | kept previous rows |\n|---|---|---|---|\n"
+            + "\n".join(
+                f"| {r.partition} | {r.rows_checked:,} | {r.failing_rows:,} | {kept} |"
+                for r in results
+                for kept in ["yes" if r.blocks_promotion else ""]
+            )
+        )
+    examples = [o for r in failed for o in r.examples][:20]
+    if examples:
+        metadata["offending_rows"] = dg.MetadataValue.md(offences_table(examples, partition_label="country"))
+        metadata["first_offending_row"] = f"{failed[0].partition or ''} {examples[0].describe()}".strip()
+    notes = sorted({r.note for r in results if r.note})
+    if notes:
+        metadata["note"] = "; ".join(notes)
+    metadata.update(great_expectations_metadata(run, rule.id))
+    return dg.AssetCheckEvaluation(
+        asset_key=asset_key,
+        check_name=rule.id,
+        passed=not failed,
+        severity=SEVERITY[rule.severity],
+        description=(
+            f"{rule.id} passed ({checked:,} rows checked)"
+            if not failed
+            else f"{rule.id} ({rule.severity}) failed for {where} — {rule.name}"
+        ),
+        metadata=metadata,
+    )
+
+
+def great_expectations_metadata(run, rule_id: str) -> dict:
+    """What Great Expectations reported for the rule, readable in the UI, and where its
+    whole validation result is kept."""
+    metadata: dict = {}
+    summary = run.great_expectations_summary.get(rule_id)
+    if summary:
+        metadata["great_expectations"] = dg.MetadataValue.json({"expectations": summary})
+    if run.great_expectations_result is not None:
+        metadata["great_expectations_result"] = dg.MetadataValue.path(str(run.great_expectations_result))
+    return metadata

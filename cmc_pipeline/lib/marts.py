@@ -123,7 +123,7 @@ def build_labour_migration_indicators(warehouse: Warehouse) -> LoadReport:
             END AS unemployment_rate_native_born_pct
         FROM ({_pivot_sql(indicator_columns())}) AS p
     """
-    return _report(warehouse, LABOUR_MIGRATION, warehouse.replace_with_query(LABOUR_MIGRATION, sql))
+    return _rebuild(warehouse, LABOUR_MIGRATION, sql, by="country_iso3")
 
 
 def build_remittances(warehouse: Warehouse) -> LoadReport:
@@ -142,7 +142,7 @@ def build_remittances(warehouse: Warehouse) -> LoadReport:
         WHERE remittances_received_usd IS NOT NULL OR remittances_received_pct_gdp IS NOT NULL
            OR remittances_paid_usd IS NOT NULL OR remittance_cost_pct IS NOT NULL
     """
-    return _report(warehouse, REMITTANCES, warehouse.replace_with_query(REMITTANCES, sql))
+    return _rebuild(warehouse, REMITTANCES, sql, by="country_iso3")
 
 
 def build_data_coverage(warehouse: Warehouse) -> LoadReport:
@@ -177,7 +177,7 @@ def build_data_coverage(warehouse: Warehouse) -> LoadReport:
           ON o.country_iso3 = c.country_iso3 AND o.indicator_id = i.indicator_id
          AND o.source = i.source AND o.year = y.year
     """
-    return _report(warehouse, DATA_COVERAGE, warehouse.replace_with_query(DATA_COVERAGE, sql))
+    return _rebuild(warehouse, DATA_COVERAGE, sql, by="country_iso3")
 
 
 def build_regional_aggregates(warehouse: Warehouse) -> LoadReport:
@@ -214,8 +214,8 @@ def build_regional_aggregates(warehouse: Warehouse) -> LoadReport:
         SELECT * FROM ({" UNION ALL ".join(unions)}) AS a
         WHERE countries_reporting >= ? * countries_in_group AND countries_reporting > 0
     """
-    rows = warehouse.replace_with_query(REGIONAL_AGGREGATES, sql, [config["min_reporting_share"]])
-    return _report(warehouse, REGIONAL_AGGREGATES, rows)
+    # Whole: a group's figure sums several countries, so it cannot keep one country's past.
+    return _rebuild(warehouse, REGIONAL_AGGREGATES, sql, [config["min_reporting_share"]])
 
 
 def build_migration_corridors(warehouse: Warehouse) -> LoadReport:
@@ -236,7 +236,8 @@ def build_migration_corridors(warehouse: Warehouse) -> LoadReport:
         WHERE o.country_iso3 IS NOT NULL OR d.country_iso3 IS NOT NULL
         WINDOW diaspora AS (PARTITION BY c.origin_iso3, c.period, c.sex)
     """
-    return _report(warehouse, MIGRATION_CORRIDORS, warehouse.replace_with_query(MIGRATION_CORRIDORS, sql))
+    # Whole: a corridor has two countries and its share depends on the origin's others.
+    return _rebuild(warehouse, MIGRATION_CORRIDORS, sql)
 
 
 def build_governance_needs(warehouse: Warehouse) -> LoadReport:
@@ -279,7 +280,8 @@ def build_governance_needs(warehouse: Warehouse) -> LoadReport:
         JOIN shared AS s ON s.assessment = p.assessment AND s.mgf_domain_number = p.mgf_domain_number
                         AND s.topic = p.topic
     """
-    return _report(warehouse, GOVERNANCE_NEEDS, warehouse.replace_with_query(GOVERNANCE_NEEDS, sql))
+    # Whole: how many countries share a need depends on every country's rows.
+    return _rebuild(warehouse, GOVERNANCE_NEEDS, sql)
 
 
 def build_displacement(warehouse: Warehouse) -> LoadReport:
@@ -305,11 +307,34 @@ def build_displacement(warehouse: Warehouse) -> LoadReport:
         FROM core.displacement AS d
         JOIN core.dim_country AS c ON c.country_iso3 = d.country_iso3
     """
-    return _report(warehouse, DISPLACEMENT, warehouse.replace_with_query(DISPLACEMENT, sql))
+    return _rebuild(warehouse, DISPLACEMENT, sql, by="country_iso3")
 
 
-def _report(warehouse: Warehouse, table: str, rows: int) -> LoadReport:
-    report = LoadReport(table, rows_written=rows)
+def _rebuild(
+    warehouse: Warehouse, table: str, sql: str, params: list | None = None, *, by: str | None = None
+) -> LoadReport:
+    """Compute a mart inside the warehouse, then write it through the gate every table
+    write goes through: checked against every rule of its contract (keys, required columns,
+    code lists, its own invariants), per country or area with ``by``; what breaks an error
+    rule keeps its previous rows. DuckDB evaluates the rules (a mart is derived from tables
+    already checked, and Great Expectations would add seconds to each)."""
+    from cmc_pipeline.steps.gate import validate_and_replace
+
+    contract = contract_for(table)
+    # A mart whose contract changed beyond an added column is recreated, not refused: every
+    # row is computed again next.
+    warehouse.ensure_tables([contract], rebuilt_whole=True)
+    columns = ", ".join(f'"{c}"' for c in contract.column_names)
+    frame = warehouse.query(f"SELECT {columns} FROM ({sql}) AS rebuilt", params)
+    report = LoadReport(table)
+    validate_and_replace(warehouse, table, frame, report, by=by, engine="duckdb")
+    rows = int(warehouse.query(f"SELECT count(*) AS n FROM {table}")["n"].iloc[0])
+    return _report(warehouse, table, rows, report)
+
+
+def _report(warehouse: Warehouse, table: str, rows: int, report: LoadReport | None = None) -> LoadReport:
+    report = report or LoadReport(table)
+    report.rows_written = rows
     report.preview = warehouse.query(f"SELECT * FROM {table} LIMIT 10")
     if "demonstration_data" in report.preview:
         flagged = warehouse.query(f"SELECT count(*) AS n FROM {table} WHERE demonstration_data")
@@ -371,8 +396,9 @@ def build_upload_mart(warehouse: Warehouse, dataset: str) -> LoadReport:
         WHERE length(u.period) = 4 {keep_out}
         GROUP BY u.period, {by}
     """
-    rows = warehouse.replace_with_query(spec.mart_table, sql, withheld)
-    return _report(warehouse, spec.mart_table, rows)
+    # Per area: a country's broken rows keep its previous ones; the regional (CMC) rows are
+    # an area of their own, checked against the sum of their members.
+    return _rebuild(warehouse, spec.mart_table, sql, withheld, by="area_code")
 
 
 def upload_mart_note(dataset: str) -> str:

@@ -227,10 +227,12 @@ class Warehouse:
 
     # --- writes --------------------------------------------------------------------------
 
-    def ensure_tables(self, contracts: Sequence[TableContract]) -> None:
+    def ensure_tables(self, contracts: Sequence[TableContract], *, rebuilt_whole: bool = False) -> None:
+        """Create each contract's table or bring it to its contract; ``rebuilt_whole``: the
+        caller is about to replace every row (a mart), see :meth:`_ensure_table`."""
         with self.connect() as connection:
             for contract in contracts:
-                self._ensure_table(connection, contract)
+                self._ensure_table(connection, contract, rebuilt_whole=rebuilt_whole)
             if self.backend == "postgres":
                 connection.commit()
 
@@ -396,36 +398,6 @@ class Warehouse:
                 with connection.cursor().copy(f"COPY {contract.table} ({columns}) FROM STDIN") as copy:
                     for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
                         copy.write_row(record)
-
-    def replace_with_query(self, table: str, select_sql: str, params: Sequence | None = None) -> int:
-        """Rebuild a whole table from a SELECT run inside the warehouse, in one transaction.
-
-        Marts are computed where the data lives (SQL that DuckDB and PostgreSQL both
-        accept), inserting by the contract's column names. Returns the new row count.
-        """
-        contract = contract_for(table)
-        columns = ", ".join(f'"{c}"' for c in contract.column_names)
-        insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select_sql}) AS rebuilt"
-        count = f"SELECT count(*) FROM {table}"
-        with self.connect() as connection:
-            if self.backend == "duckdb":
-                connection.execute("BEGIN TRANSACTION")
-                try:
-                    self._ensure_table(connection, contract, rebuilt_whole=True)
-                    connection.execute(f"DELETE FROM {table}")
-                    connection.execute(insert, list(params or []))
-                    rows = connection.execute(count).fetchall()[0][0]
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-            else:
-                with connection.transaction():
-                    self._ensure_table(connection, contract, rebuilt_whole=True)
-                    connection.execute(f"DELETE FROM {table}")
-                    connection.execute(insert.replace("?", "%s"), list(params or []))
-                    rows = connection.execute(count).fetchone()[0]
-        return int(rows)
 
     # --- reads ---------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ def validate_and_save(
     slice_for: Callable[[list[str]], dict],
     before_write: Callable[[pd.DataFrame], object] | None = None,
     keep_previous: pd.DataFrame | None = None,
+    partition_column: str = "country_iso3",
+    engine: str = "auto",
 ) -> pd.DataFrame:
     """Check ``parts`` against ``table``'s contract country by country, then write the
     countries that passed (the whole table when ``batch`` is None: it passes or not).
@@ -42,11 +44,14 @@ def validate_and_save(
     ``slice_for(countries)`` is the slice those countries' rows replace; ``before_write``
     may refuse the promoted rows by raising (nothing is written then). ``keep_previous``
     lists slices (its columns name them, e.g. country_iso3 and indicator_id) whose
-    previous rows are kept instead of replaced. Returns the promoted rows.
+    previous rows are kept instead of replaced. ``partition_column`` names the column the
+    batch's countries are in; ``engine`` is the quality engine's (see ``quality.validate``).
+    Returns the promoted rows.
     """
     contract = contract_for(table)
     warehouse.ensure_tables([contract])  # a first load compares with an empty table
-    partition_column = "country_iso3" if batch is not None else None
+    if batch is None:
+        partition_column = None
     everything = slice_for(batch or [])
     stamp = f"{now():%Y%m%dT%H%M%S%f}"
     previous = warehouse.read_slice(table, everything)
@@ -57,6 +62,7 @@ def validate_and_save(
         partitions=batch,
         previous=previous,
         tables=lambda name: warehouse.read_slice(name, {}),
+        engine=engine,
         great_expectations_result=settings.quality_dir() / table / f"{stamp}.json",
     )
     report.validation = run
@@ -69,16 +75,56 @@ def validate_and_save(
             report.rows_written = warehouse.replace_slice(table, promoted_rows, everything)
         return promoted_rows
     promoted = [c for c in batch if c not in report.blocked]
-    promoted_rows = rows[rows["country_iso3"].isin(promoted)]
+    promoted_rows = rows[rows[partition_column].isin(promoted)]
     if before_write is not None:
         before_write(promoted_rows)
     written = promoted_rows
     if keep_previous is not None and len(keep_previous) and len(previous):
         kept = previous.merge(keep_previous.drop_duplicates(), on=list(keep_previous.columns))
-        kept = kept[kept["country_iso3"].isin(promoted)].reindex(columns=contract.column_names)
+        kept = kept[kept[partition_column].isin(promoted)].reindex(columns=contract.column_names)
         written = pd.concat([promoted_rows, kept], ignore_index=True) if len(kept) else promoted_rows
     report.rows_written = warehouse.replace_slice(table, written, slice_for(promoted))
     return promoted_rows
+
+
+def validate_and_replace(
+    warehouse: Warehouse,
+    table: str,
+    frame: pd.DataFrame,
+    report: LoadReport,
+    *,
+    by: str | None = None,
+    within: dict | None = None,
+    engine: str = "auto",
+) -> pd.DataFrame:
+    """The gate for a table that is written whole (a mart, a corridor table, a world-wide
+    staging table), or whole ``within`` one slice (e.g. one assessment).
+
+    With ``by`` (the table's country or area column), each value of it is checked and
+    promoted on its own, as a loader's country batch is: a country whose rows break an
+    error rule keeps its previous rows, and the others are written; a country no longer in
+    the rows loses its previous ones. Without ``by`` the table passes or keeps its previous
+    rows as a whole. Returns the promoted rows."""
+    within = within or {}
+    if by is None:
+        return validate_and_save(
+            warehouse, table, [frame], report, batch=None, slice_for=lambda _: within, engine=engine
+        )
+    warehouse.ensure_tables([contract_for(table)])
+    before = warehouse.read_slice(table, within) if warehouse.table_exists(table) else frame.iloc[0:0]
+    batch = sorted(set(frame[by].dropna()) | set(before[by].dropna()))
+    promoted = validate_and_save(
+        warehouse,
+        table,
+        [frame],
+        report,
+        batch=batch,
+        slice_for=lambda values: {**within, by: values},
+        partition_column=by,
+        engine=engine,
+    )
+    report.countries = batch
+    return promoted
 
 
 CHECK_RESULTS_TABLE = "quality.check_results"

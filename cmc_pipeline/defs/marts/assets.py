@@ -4,10 +4,13 @@ Marts are regional (they compare countries), so they are not partitioned: each r
 whole from core once its inputs are up to date.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
-from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks
 from cmc_pipeline.defs.resources import WarehouseResource
 from cmc_pipeline.lib import marts
 
@@ -26,89 +29,96 @@ MART_SETTINGS = {
     name="labour_migration_indicators",
     deps=[FACTS, COUNTRIES],
     metadata=definition_metadata(marts.LABOUR_MIGRATION),
+    check_specs=contract_checks(marts.LABOUR_MIGRATION),
     **MART_SETTINGS,
 )
-def labour_migration_indicators(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def labour_migration_indicators(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One comparable row per country × year: migrants in the labour force and their share,
     employment and derived unemployment of foreign- vs native-born workers, inflows and
     outflows, nationals abroad, remittances (US$ and % of GDP), migrant stock, each value
     with its source and status. Columns come from ``reference/mart_indicator_columns.yaml``.
     """
-    return materialize_result(marts.build_labour_migration_indicators(warehouse.get()))
+    yield from materialized_with_checks(context, marts.build_labour_migration_indicators(warehouse.get()))
 
 
 @dg.asset(
     name="remittances",
     deps=[FACTS, COUNTRIES],
     metadata=definition_metadata(marts.REMITTANCES),
+    check_specs=contract_checks(marts.REMITTANCES),
     **MART_SETTINGS,
 )
-def remittances(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def remittances(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per country × year with remittances received and paid (US$), net, per person,
     as a share of GDP, and the average cost of sending USD 200 to the country."""
-    return materialize_result(marts.build_remittances(warehouse.get()))
+    yield from materialized_with_checks(context, marts.build_remittances(warehouse.get()))
 
 
 @dg.asset(
     name="data_coverage",
     deps=[FACTS, COUNTRIES, INDICATORS],
     metadata=definition_metadata(marts.DATA_COVERAGE),
+    check_specs=contract_checks(marts.DATA_COVERAGE),
     **MART_SETTINGS,
 )
-def data_coverage(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def data_coverage(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per country × indicator × source × year since 2000: whether a value exists and
     how recent it is. The gaps are a finding the working group needs to see."""
-    return materialize_result(marts.build_data_coverage(warehouse.get()))
+    yield from materialized_with_checks(context, marts.build_data_coverage(warehouse.get()))
 
 
 @dg.asset(
     name="regional_aggregates",
     deps=[labour_migration_indicators, COUNTRIES],
     metadata=definition_metadata(marts.REGIONAL_AGGREGATES),
+    check_specs=contract_checks(marts.REGIONAL_AGGREGATES),
     **MART_SETTINGS,
 )
-def regional_aggregates(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def regional_aggregates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per group (CARICOM, OECS, CSME) × additive indicator × year, published only where
     enough members report (``reference/regional_groups.yaml``), with the countries behind it."""
-    return materialize_result(marts.build_regional_aggregates(warehouse.get()))
+    yield from materialized_with_checks(context, marts.build_regional_aggregates(warehouse.get()))
 
 
 @dg.asset(
     name="migration_corridors",
     deps=[dg.AssetKey(["core", "migration_corridor"]), COUNTRIES],
     metadata=definition_metadata(marts.MIGRATION_CORRIDORS),
+    check_specs=contract_checks(marts.MIGRATION_CORRIDORS),
     **MART_SETTINGS,
 )
-def migration_corridors(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def migration_corridors(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per origin × destination × year × sex with at least one CMC end: migrants living
     in each CMC country by origin, and each CMC country's diaspora by destination (UN DESA),
     with flags for the direction and each corridor's share of the origin's diaspora."""
-    return materialize_result(marts.build_migration_corridors(warehouse.get()))
+    yield from materialized_with_checks(context, marts.build_migration_corridors(warehouse.get()))
 
 
 @dg.asset(
     name="governance_needs",
     deps=[dg.AssetKey(["core", "governance_need"]), COUNTRIES],
     metadata=definition_metadata(marts.GOVERNANCE_NEEDS),
+    check_specs=contract_checks(marts.GOVERNANCE_NEEDS),
     **MART_SETTINGS,
 )
-def governance_needs(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def governance_needs(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per assessment × country × governance domain × topic: the needs a country
     recorded, ranked within the country by priority, and how many countries share them; a
     need shared by three or more countries is flagged and ranked as a regional priority."""
-    return materialize_result(marts.build_governance_needs(warehouse.get()))
+    yield from materialized_with_checks(context, marts.build_governance_needs(warehouse.get()))
 
 
 @dg.asset(
     name="displacement",
     deps=[dg.AssetKey(["core", "displacement"]), COUNTRIES],
     metadata={**definition_metadata(marts.DISPLACEMENT), "dissemination_level": "restricted"},
+    check_specs=contract_checks(marts.DISPLACEMENT),
     **MART_SETTINGS,
 )
-def displacement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def displacement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per country × DTM operation × round × reason × sex: internally displaced
     persons. Restricted by the DTM licence: readable in the warehouse, never exported."""
-    return materialize_result(marts.build_displacement(warehouse.get()))
+    yield from materialized_with_checks(context, marts.build_displacement(warehouse.get()))
 
 
 def _upload_mart(dataset: str) -> dg.AssetsDefinition:
@@ -120,6 +130,7 @@ def _upload_mart(dataset: str) -> dg.AssetsDefinition:
         name=dataset,
         deps=[current_key(dataset), COUNTRIES],
         metadata=definition_metadata(table),
+        check_specs=contract_checks(table),
         description=(
             f"One row per area × period × breakdown of the national {dataset.replace('_', ' ')} uploads: "
             "each country's current figures as it reported them, and regional (CMC) totals of each "
@@ -128,8 +139,8 @@ def _upload_mart(dataset: str) -> dg.AssetsDefinition:
         ),
         **MART_SETTINGS,
     )
-    def upload_mart(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        return materialize_result(marts.build_upload_mart(warehouse.get(), dataset))
+    def upload_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
+        yield from materialized_with_checks(context, marts.build_upload_mart(warehouse.get(), dataset))
 
     return upload_mart
 

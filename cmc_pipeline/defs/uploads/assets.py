@@ -74,14 +74,20 @@ def _as_offences(problems):
     return [Offence(None, p.row, p.column, p.value, f"{p.expected} [{p.rule}]") for p in problems]
 
 
-def _check_evaluations(asset_key: dg.AssetKey, outcome: loading.UploadOutcome) -> Iterator:
-    """Each contract rule's result on the file, recorded against the sending country."""
-    run = outcome.check.validation if outcome.check else None
-    if run is None:
-        return
-    report = LoadReport(asset_key.to_user_string(), validation=run)
-    for result in run.results:
-        yield evaluation(asset_key, dataclasses.replace(result, partition=outcome.country), report)
+def _check_evaluations(
+    history: dg.AssetKey, current: dg.AssetKey, outcome: loading.UploadOutcome
+) -> Iterator:
+    """Each contract rule's result on the file (the history's checks), and on the rows as
+    stored (the current table's), recorded against the sending country."""
+    for asset_key, run in (
+        (history, outcome.check.validation if outcome.check else None),
+        (current, outcome.stored),
+    ):
+        if run is None:
+            continue
+        report = LoadReport(asset_key.to_user_string(), validation=run)
+        for result in run.results:
+            yield evaluation(asset_key, dataclasses.replace(result, partition=outcome.country), report)
 
 
 def build_upload_assets(dataset: str) -> dg.AssetsDefinition:
@@ -116,7 +122,10 @@ def build_upload_assets(dataset: str) -> dg.AssetsDefinition:
                 ),
             ),
         ],
-        check_specs=check_specs_for(spec.history_table, history, country_partitions),
+        check_specs=[
+            *check_specs_for(spec.history_table, history, country_partitions),
+            *check_specs_for(spec.current_table, current, country_partitions),
+        ],
         pool=WAREHOUSE_POOL,
         backfill_policy=batched_backfill,
     )
@@ -146,7 +155,7 @@ def build_upload_assets(dataset: str) -> dg.AssetsDefinition:
         for key in context.selected_asset_check_keys:
             yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
         for outcome in outcomes:
-            yield from _check_evaluations(history, outcome)
+            yield from _check_evaluations(history, current, outcome)
         refused = [o for o in outcomes if o.status == "rejected"]
         if refused:
             raise _failure(refused[0])

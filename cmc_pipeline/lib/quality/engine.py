@@ -153,6 +153,7 @@ def validate(
                 if note:
                     notes[rule.id] = note
         gx_path = None
+        gx_summaries: dict[str, list[dict]] = {}
         if gx_units:
             from cmc_pipeline.lib.quality.gx_suite import run_suite
 
@@ -165,6 +166,7 @@ def validate(
                 found=found,
                 examples=examples,
                 result_path=great_expectations_result,
+                summaries=gx_summaries,
             )
             for unit in gx_units:
                 evaluated_by[unit.rule.id] = "great_expectations"
@@ -199,6 +201,7 @@ def validate(
         results=results,
         rows_checked=sum(len(p) for p in parts),
         great_expectations_result=gx_path,
+        great_expectations_summary=gx_summaries,
     )
     run.typed_rows = typed if run.passed else None
     return run

@@ -63,9 +63,12 @@ def run_suite(
     found: dict,
     examples: int,
     result_path: Path | None,
+    summaries: dict | None = None,
 ) -> Path | None:
     """Validate ``frame`` (typed, with partition and row columns) and add what failed to
-    ``counts``/``found`` by rule and partition; write the validation result to ``result_path``."""
+    ``counts``/``found`` by rule and partition; write the validation result to ``result_path``.
+    ``summaries`` receives, per rule id, what Great Expectations reported for each of the
+    rule's expectations: the part of the result the Dagster UI shows beside the check."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -92,6 +95,8 @@ def run_suite(
                 f"Great Expectations could not run rule {rule_id} on {unit.column}: "
                 f"{expectation_result.exception_info.get('exception_message')}"
             )
+        if summaries is not None:
+            summaries.setdefault(rule_id, []).append(_summary(expectation_result, result.statistics))
         by_partition: dict = {}
         for index in expectation_result.result.get("unexpected_index_list") or []:
             partition = None if pd.isna(index.get(PART)) else index.get(PART)
@@ -120,3 +125,21 @@ def run_suite(
 
 def _column(expectation_result) -> str:
     return expectation_result.expectation_config.kwargs["column"]
+
+
+def _summary(expectation_result, statistics: dict) -> dict:
+    """One expectation's result as a reader of the check needs it, without the full list of
+    offending indexes (the rule's own offending rows show those)."""
+    details = expectation_result.result or {}
+    return {
+        "expectation": expectation_result.expectation_config.type,
+        "column": _column(expectation_result),
+        "success": bool(expectation_result.success),
+        "element_count": details.get("element_count"),
+        "unexpected_count": details.get("unexpected_count"),
+        "unexpected_percent": details.get("unexpected_percent"),
+        "partial_unexpected_list": [str(v) for v in (details.get("partial_unexpected_list") or [])[:10]],
+        "suite_statistics": {
+            k: statistics.get(k) for k in ("evaluated_expectations", "successful_expectations")
+        },
+    }

@@ -79,6 +79,9 @@ class ValidationRun:
     results: list[RuleResult]
     rows_checked: int
     great_expectations_result: Path | None = None
+    # Per rule id, what Great Expectations reported for each of its expectations (shown in
+    # the UI beside the check; the file above holds the whole validation result).
+    great_expectations_summary: dict[str, list[dict]] = field(default_factory=dict)
     # The rows in the contract's types as the rules read them, when asked for and every
     # rule passed: what a loader writes, without converting the text a second time.
     typed_rows: pa.Table | None = field(default=None, repr=False, compare=False)
@@ -111,16 +114,34 @@ class ValidationRun:
         return lines
 
 
-def offences_table(offences: Iterable[Offence]) -> str:
-    """A markdown table of offending rows, for Dagster metadata."""
+def offences_table(offences: Iterable[Offence], *, partition_label: str | None = None) -> str:
+    """A markdown table of offending rows, for Dagster metadata: the line, then one column
+    per value the rule shows (a rule over several columns, or an aggregate, shows each of
+    its columns under its own name rather than as one record), then what was expected.
+    ``partition_label`` adds the partition (e.g. "country") as the first column."""
     rows = list(offences)
     if not rows:
         return ""
-    lines = ["| line | column | value | expected |", "|---|---|---|---|"]
+    named = list(dict.fromkeys(k for o in rows if isinstance(o.value, dict) for k in o.value))
+    single = any(not isinstance(o.value, dict) for o in rows)
+    columns = (["column", "value"] if single else []) + named
+    header = ([partition_label] if partition_label else []) + ["line", *columns, "expected"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for o in rows:
-        value = str(_plain(o.value)).replace("|", "\\|")
-        lines.append(f"| {'' if o.row is None else o.row} | {o.column or ''} | {value} | {o.expected} |")
+        cells = [o.partition or ""] if partition_label else []
+        cells.append("" if o.row is None else o.row)
+        if single:
+            cells += [o.column or "", "" if isinstance(o.value, dict) else _cell(o.value)]
+        values = o.value if isinstance(o.value, dict) else {}
+        cells += [_cell(values[k]) if k in values else "" for k in named]
+        cells.append(o.expected)
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    plain = _plain(value)
+    return "" if plain is None else str(plain)
 
 
 def _plain(value: Any) -> Any:

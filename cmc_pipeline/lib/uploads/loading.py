@@ -26,13 +26,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from cmc_pipeline.lib import quality
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.quality import ValidationRun
 from cmc_pipeline.lib.raw_store import LandedFile, land_bytes
 from cmc_pipeline.lib.reference import countries
 from cmc_pipeline.lib.uploads import intake, reports
 from cmc_pipeline.lib.uploads.checking import FileCheck, check_file
 from cmc_pipeline.lib.uploads.datasets import UploadDataset, upload_dataset
 from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.steps.gate import save_check_results
 from cmc_pipeline.steps.load_report import LoadReport
 
 RAW_SOURCE = "uploads"
@@ -65,6 +68,8 @@ class UploadOutcome:
     earlier_upload: str | None = None  # for a duplicate
     reason: str = ""  # why refused, when the file could not even be checked
     seconds: dict[str, float] = field(default_factory=dict)  # land, read, tidy, rules, write
+    # The rows as stored, checked against the current table's contract before the write.
+    stored: ValidationRun | None = None
 
     @property
     def report_path(self) -> Path | None:
@@ -219,6 +224,19 @@ def process_upload(
     )
     periods = check.periods
     writing = time.perf_counter()
+    # The file passed its own contract; the rows as they will be stored (with the pipeline's
+    # columns) are checked against the current table's contract too, so its rules run on
+    # every write like every other table's. A failure here is the pipeline's, not the
+    # sender's: nothing is written and the run fails with the rule's message.
+    outcome.stored = quality.validate(
+        rows, contract_for(spec.current_table), partition_column="country_iso3", engine="duckdb"
+    )
+    save_check_results(warehouse, outcome.stored)
+    if not outcome.stored.passed:
+        raise RuntimeError(
+            f"{original_name}: the rows to be stored break the contract of {spec.current_table}; "
+            "nothing was written:\n  " + "\n  ".join(outcome.stored.report_lines(limit_per_rule=3))
+        )
     outcome.replaced = _rows_to_be_replaced(warehouse, spec, country, periods)
     written = warehouse.replace_slices(
         [

@@ -4,12 +4,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.quality import check_events, contract_checks, materialized_with_checks
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.sources.dtm import load
 from cmc_pipeline.sources.dtm.resource import DtmResource
+from cmc_pipeline.steps.load_report import LoadReport
 
 
 @dg.asset(
@@ -23,6 +25,7 @@ from cmc_pipeline.sources.dtm.resource import DtmResource
         **definition_metadata(load.DTM_STAGING),
         "dissemination_level": "restricted: the DTM licence forbids redistribution",
     },
+    check_specs=contract_checks(load.DTM_STAGING),
 )
 def dtm_displacement(
     context: dg.AssetExecutionContext,
@@ -44,9 +47,11 @@ def dtm_displacement(
     if reason:
         context.log.warning(f"DTM displacement not loaded: {reason}")
         yield dg.AssetObservation(asset_key=context.asset_key, metadata={"skipped": reason})
+        # Nothing was checked: the checks end without an evaluation, as the table does.
+        yield from check_events(context, LoadReport(load.DTM_STAGING))
         return
     report = load.load_dtm(dtm.client(), warehouse.get(), raw_store.path, cmc_iso3_codes())
-    yield materialize_result(report)
+    yield from materialized_with_checks(context, report)
 
 
 @dg.asset(
@@ -60,9 +65,10 @@ def dtm_displacement(
         **definition_metadata(load.DISPLACEMENT_TABLE),
         "dissemination_level": "restricted: the DTM licence forbids redistribution",
     },
+    check_specs=contract_checks(load.DISPLACEMENT_TABLE),
 )
-def displacement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def displacement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per CMC country × DTM operation × reporting date × round × reason × sex:
     internally displaced persons present. RESTRICTED (dissemination_level on every row):
     kept out of core.fact_observation so that no public export can include it."""
-    return materialize_result(load.build_displacement(warehouse.get()))
+    yield from materialized_with_checks(context, load.build_displacement(warehouse.get()))

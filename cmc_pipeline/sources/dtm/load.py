@@ -11,7 +11,7 @@ from cmc_pipeline.lib.reference import resolve_country
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.sources.dtm import client as dtm
 from cmc_pipeline.sources.dtm import parser, to_core
-from cmc_pipeline.steps.gate import now
+from cmc_pipeline.steps.gate import now, validate_and_replace
 from cmc_pipeline.steps.landing import land_response
 from cmc_pipeline.steps.load_report import LoadReport
 
@@ -65,13 +65,12 @@ def load_dtm(client: dtm.DtmClient, warehouse: Warehouse, raw_root: Path, countr
     report.countries = sorted(set(frame["country_iso3"]))
     report.countries_without_rows = [c for c in requested if c not in report.countries]
     report.preview = frame.head(10)
-    report.rows_written = warehouse.replace_slice(DTM_STAGING, frame, {})
+    validate_and_replace(warehouse, DTM_STAGING, frame, report, by="country_iso3")
     return report
 
 
 def build_displacement(warehouse: Warehouse) -> LoadReport:
     rows = to_core.dtm_to_displacement(warehouse.read_slice(DTM_STAGING, {}))
     report = LoadReport(DISPLACEMENT_TABLE)
-    report.countries = sorted(set(rows["country_iso3"]))
-    report.rows_written = warehouse.replace_slice(DISPLACEMENT_TABLE, rows, {})
+    validate_and_replace(warehouse, DISPLACEMENT_TABLE, rows, report, by="country_iso3", engine="duckdb")
     return report

@@ -1,9 +1,12 @@
 """Migration governance needs, keyed by analysts from IOM assessment reports."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
-from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.sources.governance_needs import workbook as needs
 from cmc_pipeline.sources.governance_needs.resource import GovernanceNeedsResource
@@ -16,10 +19,14 @@ from cmc_pipeline.sources.governance_needs.resource import GovernanceNeedsResour
     kinds={"python", "duckdb", "excel"},
     pool=WAREHOUSE_POOL,
     metadata=definition_metadata(needs.TABLE),
+    check_specs=contract_checks(needs.TABLE),
 )
 def governance_need(
-    governance_needs: GovernanceNeedsResource, warehouse: WarehouseResource, raw_store: RawStoreResource
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext,
+    governance_needs: GovernanceNeedsResource,
+    warehouse: WarehouseResource,
+    raw_store: RawStoreResource,
+) -> Iterator:
     """One row per finding or need of one country in one governance assessment
     (MGNA-2018, later MGI assessments): Migration Governance Framework domain, topic,
     finding, need, priority, MGI status score and where it is in the report.
@@ -30,4 +37,4 @@ def governance_need(
     and never over rows loaded from a real workbook.
     """
     report = needs.load_configured_workbook(governance_needs.workbook, warehouse.get(), raw_store.path)
-    return materialize_result(report)
+    yield from materialized_with_checks(context, report)

@@ -32,6 +32,8 @@ from cmc_pipeline.lib.templates import choice_list
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.settings import REFERENCE_DIR
 from cmc_pipeline.sources import licence_statement
+from cmc_pipeline.steps.gate import validate_and_replace
+from cmc_pipeline.steps.load_report import LoadReport
 
 TABLE = "core.governance_need"
 DATASET = "governance_needs"
@@ -404,7 +406,6 @@ def load_workbook_into_warehouse(
     Nothing is written unless every row is valid. A demonstration workbook never replaces
     rows an analyst loaded from a real one. Returns a LoadReport.
     """
-    from cmc_pipeline.steps.load_report import LoadReport
 
     landed = land_bytes(
         raw_root,
@@ -443,7 +444,11 @@ def load_workbook_into_warehouse(
         report.skipped = {"demonstration rows not loaded over an analyst's workbook": len(frame)}
         report.demonstration = False
         return report
-    report.rows_written = warehouse.replace_slice(TABLE, frame, {"assessment": assessments})
+    # Country by country within the workbook's assessments: a country whose rows break a rule
+    # of the contract keeps its previous ones.
+    validate_and_replace(
+        warehouse, TABLE, frame, report, by="country_iso3", within={"assessment": assessments}
+    )
     report.countries = sorted(set(frame["country_iso3"]))
     report.preview = frame[["assessment", "country_iso3", "mgf_domain", "topic", "priority"]].head(10)
     return report

@@ -4,8 +4,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.sources.missing_migrants import load
 from cmc_pipeline.sources.missing_migrants.resource import MissingMigrantsResource
@@ -21,10 +22,14 @@ EVERY_VALUE_MAPPED = "every_cause_and_route_mapped"
     kinds={"python", "duckdb"},
     pool=WAREHOUSE_POOL,
     metadata=definition_metadata(load.MISSING_MIGRANTS_STAGING),
+    check_specs=contract_checks(load.MISSING_MIGRANTS_STAGING),
 )
 def missing_migrants_incidents(
-    missing_migrants: MissingMigrantsResource, warehouse: WarehouseResource, raw_store: RawStoreResource
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext,
+    missing_migrants: MissingMigrantsResource,
+    warehouse: WarehouseResource,
+    raw_store: RawStoreResource,
+) -> Iterator:
     """IOM Missing Migrants Project: one row per incident in the Caribbean region, as
     published in the yearly JSON (``/global-figures/<year>/json``), numbers parsed.
 
@@ -32,7 +37,7 @@ def missing_migrants_incidents(
     sea belong to no country. Every yearly response is kept in the raw store first.
     """
     report = load.load_missing_migrants(missing_migrants.client(), warehouse.get(), raw_store.path)
-    return materialize_result(report)
+    yield from materialized_with_checks(context, report)
 
 
 @dg.asset(
@@ -44,15 +49,16 @@ def missing_migrants_incidents(
     deps=[missing_migrants_incidents],
     metadata=definition_metadata(load.INCIDENT_TABLE),
     check_specs=[
+        *contract_checks(load.INCIDENT_TABLE),
         dg.AssetCheckSpec(
             EVERY_VALUE_MAPPED,
             asset=dg.AssetKey(["core", "migrant_incident"]),
             description="Every cause of death and route maps to a code; otherwise the country × "
             f"year slices that hold them keep their previous rows and {REVIEW_TABLE} lists them.",
-        )
+        ),
     ],
 )
-def migrant_incident(warehouse: WarehouseResource) -> Iterator:
+def migrant_incident(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per published record of an incident in which migrants died or went missing
     (the Caribbean region and the CMC countries): CMC country (empty at sea or elsewhere),
     year and date, cause as written and as a code, route as a code, dead, missing and
@@ -60,9 +66,10 @@ def migrant_incident(warehouse: WarehouseResource) -> Iterator:
     which keeps its previous rows; the value is listed in quality.unmapped_values.
     ``core.fact_observation`` holds the counts by country × year × cause × route."""
     report = load.build_migrant_incidents(warehouse.get())
-    yield materialize_result(report)
+    yield from materialized_with_checks(context, report)
     unmapped = report.unmapped
-    yield dg.AssetCheckResult(
+    yield dg.AssetCheckEvaluation(
+        asset_key=context.asset_key,
         check_name=EVERY_VALUE_MAPPED,
         passed=unmapped is None or unmapped.empty,
         severity=dg.AssetCheckSeverity.WARN,

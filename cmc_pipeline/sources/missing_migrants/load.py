@@ -16,7 +16,7 @@ from cmc_pipeline.sources.missing_migrants.to_core import (
     NO_CMC_COUNTRY,
     SOURCE_MISSING_MIGRANTS,
 )
-from cmc_pipeline.steps.gate import now, save_review
+from cmc_pipeline.steps.gate import now, save_review, validate_and_replace
 from cmc_pipeline.steps.landing import land_response
 from cmc_pipeline.steps.load_report import LoadReport
 from cmc_pipeline.steps.review import Harmonised
@@ -77,7 +77,8 @@ def load_missing_migrants(
         frame["country_of_incident"].map(lambda v: resolve_country(v) if isinstance(v, str) else None)
     )
     report.preview = frame.head(10)
-    report.rows_written = warehouse.replace_slice(MISSING_MIGRANTS_STAGING, frame, {})
+    # Whole: incidents at sea belong to no country.
+    validate_and_replace(warehouse, MISSING_MIGRANTS_STAGING, frame, report)
     return report
 
 
@@ -114,7 +115,7 @@ def build_migrant_incidents(warehouse: Warehouse) -> LoadReport:
     outside = int(incidents["country_iso3"].isna().sum())
     if outside:
         report.skipped["incidents at sea or outside the CMC countries (kept, no country facts)"] = outside
-    report.rows_written = warehouse.replace_slice(INCIDENT_TABLE, incidents, {})
+    validate_and_replace(warehouse, INCIDENT_TABLE, incidents, report, engine="duckdb")
     save_review(
         warehouse,
         report,

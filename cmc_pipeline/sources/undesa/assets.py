@@ -4,10 +4,13 @@ Not partitioned by country: one workbook covers the world, and a corridor belong
 countries. The country facts it feeds are written per country by core.fact_observation.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
-from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
+from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
+from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.sources.undesa import load
 from cmc_pipeline.sources.undesa.resource import UndesaResource
@@ -20,10 +23,14 @@ from cmc_pipeline.sources.undesa.resource import UndesaResource
     kinds={"python", "duckdb", "excel"},
     pool=WAREHOUSE_POOL,
     metadata=definition_metadata(load.UNDESA_STAGING),
+    check_specs=contract_checks(load.UNDESA_STAGING),
 )
 def undesa_migrant_stock(
-    undesa: UndesaResource, warehouse: WarehouseResource, raw_store: RawStoreResource
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext,
+    undesa: UndesaResource,
+    warehouse: WarehouseResource,
+    raw_store: RawStoreResource,
+) -> Iterator:
     """UN DESA International Migrant Stock 2024, "Table 1" of the destination-and-origin
     workbook, for every pair with a CMC country at one end.
 
@@ -33,7 +40,9 @@ def undesa_migrant_stock(
     store first. The bundled workbook is demonstration data; `cmc import undesa FILE`
     loads the official one, which later builds keep.
     """
-    return materialize_result(load.load_undesa(undesa.client(), warehouse.get(), raw_store.path))
+    yield from materialized_with_checks(
+        context, load.load_undesa(undesa.client(), warehouse.get(), raw_store.path)
+    )
 
 
 @dg.asset(
@@ -43,10 +52,14 @@ def undesa_migrant_stock(
     kinds={"python", "duckdb", "excel"},
     pool=WAREHOUSE_POOL,
     metadata=definition_metadata(load.DESTINATION_STAGING),
+    check_specs=contract_checks(load.DESTINATION_STAGING),
 )
 def undesa_stock_by_destination(
-    undesa: UndesaResource, warehouse: WarehouseResource, raw_store: RawStoreResource
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext,
+    undesa: UndesaResource,
+    warehouse: WarehouseResource,
+    raw_store: RawStoreResource,
+) -> Iterator:
     """UN DESA International Migrant Stock by destination, Rev.2019 and Rev.2020 (the real
     workbooks): for every CMC country, the migrant stock by sex, the total population, the
     stock as a percentage of the population, female migrants as a percentage of the stock,
@@ -55,8 +68,8 @@ def undesa_stock_by_destination(
     skipped and counted; an unknown M49 code or column block holds back only its values,
     listed in quality.unmapped_values. The workbooks are kept byte-for-byte in the raw store
     first."""
-    return materialize_result(
-        load.load_stock_by_destination(undesa.client(), warehouse.get(), raw_store.path)
+    yield from materialized_with_checks(
+        context, load.load_stock_by_destination(undesa.client(), warehouse.get(), raw_store.path)
     )
 
 
@@ -68,10 +81,11 @@ def undesa_stock_by_destination(
     pool=WAREHOUSE_POOL,
     deps=[undesa_migrant_stock],
     metadata=definition_metadata(load.CORRIDOR_TABLE),
+    check_specs=contract_checks(load.CORRIDOR_TABLE),
 )
-def migration_corridor(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def migration_corridor(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     """One row per origin country × destination country × year × sex: the migrant stock of
     a corridor with a CMC country at one end or both (where each country's emigrants live
     and where its immigrants come from). Regions and groups are excluded. From
     staging.undesa_migrant_stock."""
-    return materialize_result(load.build_migration_corridors(warehouse.get()))
+    yield from materialized_with_checks(context, load.build_migration_corridors(warehouse.get()))

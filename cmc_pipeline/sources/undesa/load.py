@@ -17,7 +17,7 @@ from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.sources.undesa import client as undesa
 from cmc_pipeline.sources.undesa import parser, to_core
 from cmc_pipeline.steps.fetching import FetchedResponse
-from cmc_pipeline.steps.gate import now, validate_and_save
+from cmc_pipeline.steps.gate import now, validate_and_replace, validate_and_save
 from cmc_pipeline.steps.landing import downloaded_file, land_response
 from cmc_pipeline.steps.load_report import LoadReport
 from cmc_pipeline.steps.review import REVIEW_COLUMNS, REVIEW_TABLE, Harmonised
@@ -112,7 +112,7 @@ def _stage_destination_origin(sheets, response, sha256, where, warehouse, report
         report.skipped["demonstration rows not loaded over an imported official workbook"] = len(frame)
         report.demonstration = False
         return report
-    report.rows_written = warehouse.replace_slice(UNDESA_STAGING, frame, {})
+    validate_and_replace(warehouse, UNDESA_STAGING, frame, report)
     return report
 
 
@@ -200,7 +200,8 @@ def build_migration_corridors(warehouse: Warehouse) -> LoadReport:
     report = LoadReport(CORRIDOR_TABLE, preview=corridors.head(10))
     report.demonstration = bool(corridors["demonstration_data"].any()) if len(corridors) else False
     report.countries = _countries_in(corridors["origin_iso3"], corridors["destination_iso3"])
-    report.rows_written = warehouse.replace_slice(CORRIDOR_TABLE, corridors, {})
+    # Whole: a corridor belongs to two countries.
+    validate_and_replace(warehouse, CORRIDOR_TABLE, corridors, report, engine="duckdb")
     return report
 
 
