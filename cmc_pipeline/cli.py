@@ -455,12 +455,17 @@ def upload(file: Path, dataset: str, country: str, load: bool) -> None:
     prepare_dagster_home()
     from cmc_pipeline.orchestration import load_upload_now
 
-    outcome = load_upload_now(target, dataset, sender)
+    outcome, refresh = load_upload_now(target, dataset, sender)
     click.echo(outcome.message())
     if outcome.report_path is not None:
         click.echo(f"Report: {outcome.report_path}")
     if outcome.status == "rejected":
         sys.exit(1)
+    if refresh is not None:
+        if not refresh.success:
+            click.echo("  Rebuilding what depends on it failed: " + "; ".join(refresh.failures))
+            sys.exit(1)
+        click.echo(f"Rebuilt what reads {dataset} (its mart, the regional report): run {refresh.run_id}")
 
 
 @main.group(

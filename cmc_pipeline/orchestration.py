@@ -289,7 +289,11 @@ def refresh_downstream(key: dg.AssetKey, countries: list[str]) -> BuildOutcome:
 
 def load_upload_now(path: Path, dataset: str, country: str):
     """Process one inbox file at once (``cmc upload --load``), as the sensor's run would,
-    and record what it changed for the UI's asset history."""
+    record what it changed for the UI's asset history, and rebuild what reads the
+    dataset's current table (its mart, the report), as the daemon's automation sensor
+    does after an inbox upload. Returns the upload's outcome and the rebuild's (None when
+    nothing was loaded)."""
+    from cmc_pipeline.lib.uploads.datasets import upload_dataset
     from cmc_pipeline.lib.uploads.loading import process_upload
 
     warehouse = Warehouse(settings.warehouse_url())
@@ -304,7 +308,10 @@ def load_upload_now(path: Path, dataset: str, country: str):
         inbox=settings.inbox_dir(),
     )
     _record_imports(outcome.load_reports(), "upload", path)
-    return outcome
+    if outcome.status != "accepted":
+        return outcome, None
+    current = dg.AssetKey(upload_dataset(dataset).current_table.split("."))
+    return outcome, refresh_downstream(current, [country])
 
 
 def _record_imports(reports: list[LoadReport], kind: str, path: Path) -> None:

@@ -330,7 +330,10 @@ def test_the_dagster_check_shows_an_unknown_cause_to_the_data_engineer(httpserve
     )
 
     assert result.success  # the other slices loaded
-    (check,) = result.get_asset_check_evaluations()
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    check = evaluations.pop("every_cause_and_route_mapped")
+    # The contracts' rules passed: an unknown cause holds back its slice, it is not an error.
+    assert evaluations and all(e.passed for e in evaluations.values())
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["slices_held_back"].value == 1
     assert (

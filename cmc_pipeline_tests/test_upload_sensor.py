@@ -1,6 +1,8 @@
 """The inbox sensor and the loading job as Dagster runs them: one run per new file keyed
 by its sha256, odd files set aside with a report instead of crashing the sensor, and a
-refused file failing its run with the report in the failure's metadata."""
+refused file failing its run with the report in the failure's metadata; and what an
+accepted upload makes rebuild (its mart and the report), through the daemon's automation
+sensor or at once with `cmc upload --load`."""
 
 from __future__ import annotations
 
@@ -180,3 +182,78 @@ def test_a_refused_file_fails_its_run_with_the_report_in_the_failure_metadata(in
     assert not warehouse.table_exists("core.work_permits") or (
         warehouse.query("SELECT count(*) AS n FROM core.work_permits")["n"].iloc[0] == 0
     )
+
+
+def test_an_accepted_upload_makes_its_mart_and_the_report_rebuild_and_nothing_else(
+    inbox, instance, warehouse
+):
+    """What the daemon's automation sensor requests after an inbox upload's run: the
+    dataset's mart and the report that reads it, once; the marts of other datasets and of
+    the open data stay as they are."""
+    from cmc_pipeline.orchestration import load_definitions
+
+    core_tables.build_dim_country(warehouse)
+    instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["core", "dim_country"])))
+    definitions = load_definitions()
+    settled = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+    settled = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=settled.cursor)
+    assert settled.total_requested == 0  # nothing has changed since the last evaluation
+
+    body = DEMO.read_bytes()
+    put(inbox, "JAM/work_permits/a.csv", body)
+    assert run_upload(instance, "JAM/work_permits/a.csv").success
+    after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=settled.cursor)
+    requested = {
+        key.to_user_string()
+        for key in definitions.resolve_asset_graph().get_all_asset_keys()
+        if after.get_num_requested(key)
+    }
+    assert requested == {"marts/work_permits", "reports/regional_report"}
+
+
+def test_cmc_upload_load_rebuilds_the_mart_with_the_new_figures(inbox, data_dir):
+    from click.testing import CliRunner
+
+    from cmc_pipeline.cli import main
+    from cmc_pipeline.lib.warehouse import Warehouse
+
+    # Jamaica's figures as a corrected file would give them: a thousand more permits granted
+    # to Guyanese men in 2022 (the total and the men's row, so the total still adds up).
+    lines = DEMO.read_text(encoding="utf-8").splitlines()
+    assert lines[1:3] == [
+        "JAM,2022,SEX_T,GUY,OCU_ISCO08_2,NEW,149,170",
+        "JAM,2022,SEX_M,GUY,OCU_ISCO08_2,NEW,133,144",
+    ]
+    lines[1:3] = [
+        "JAM,2022,SEX_T,GUY,OCU_ISCO08_2,NEW,1149,1170",
+        "JAM,2022,SEX_M,GUY,OCU_ISCO08_2,NEW,1133,1144",
+    ]
+    changed = data_dir / "jamaica.csv"
+    changed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    typed = ["upload", str(changed), "--dataset", "work_permits", "--country", "JAM", "--load"]
+    result = CliRunner().invoke(main, typed)
+    assert result.exit_code == 0, result.output
+    assert "Rebuilt what reads work_permits" in result.output
+    warehouse = Warehouse(str(data_dir / "warehouse" / "cmc.duckdb"))
+    mart = warehouse.query(
+        "SELECT permits_granted FROM marts.work_permits WHERE area_code = 'JAM' AND period = '2022' "
+        "AND sex = 'SEX_T' AND nationality_iso3 = 'GUY' AND occupation = 'OCU_ISCO08_2' "
+        "AND permit_type = 'NEW'"
+    )
+    assert mart["permits_granted"].tolist() == [1149]
+    # The report ran in the same run (this warehouse holds only the upload, so it says why
+    # it wrote nothing rather than writing an empty report).
+    run_id = result.output.split("run ")[-1].strip()
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(run_id)
+        assert {k.to_user_string() for k in run.asset_selection} >= {
+            "marts/work_permits",
+            "reports/regional_report",
+        }
+        report_steps = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION
+        ).records
+    assert [r.event_log_entry.dagster_event.asset_key.to_user_string() for r in report_steps] == [
+        "reports/regional_report"
+    ]

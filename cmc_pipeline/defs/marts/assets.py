@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from cmc_pipeline.defs.automation.rebuild import REBUILT_WHEN_INPUTS_CHANGE
 from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
 from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks
@@ -22,6 +23,8 @@ MART_SETTINGS = {
     "group_name": "marts",
     "kinds": {"sql", "duckdb"},
     "pool": WAREHOUSE_POOL,
+    # Rebuilt when what they read changes (defs/automation/rebuild.py).
+    "automation_condition": REBUILT_WHEN_INPUTS_CHANGE,
 }
 
 

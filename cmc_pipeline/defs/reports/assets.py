@@ -4,12 +4,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from cmc_pipeline.defs.automation.rebuild import REBUILT_WHEN_INPUTS_CHANGE
 from cmc_pipeline.defs.marts.assets import (
     data_coverage,
     governance_needs,
     labour_migration_indicators,
     migration_corridors,
     regional_aggregates,
+    work_permits,
 )
 from cmc_pipeline.defs.marts.assets import remittances as remittances_mart
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
@@ -29,7 +31,9 @@ from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
         regional_aggregates,
         migration_corridors,
         governance_needs,
+        work_permits,  # section 6, the work permits member states report
     ],
+    automation_condition=REBUILT_WHEN_INPUTS_CHANGE,
     # Only reads, but an open DuckDB file keeps writers in other processes out: take the
     # warehouse slot like the writers do.
     pool=WAREHOUSE_POOL,
