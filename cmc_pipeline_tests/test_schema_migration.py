@@ -91,8 +91,9 @@ def test_a_table_rebuilt_whole_is_recreated_when_it_cannot_be_migrated(any_wareh
     """A mart: every row is computed again next, so nothing is lost by recreating it."""
     any_warehouse.replace_slice(TABLE, indicator_rows(), {})
     columns = tuple(c for c in contract_for(TABLE).columns if c.name != "source_ids")
-    contract_now(newer(TABLE, columns=columns))
-    any_warehouse.ensure_tables([contract_for(TABLE)], rebuilt_whole=True)
+    changed = newer(TABLE, columns=columns)
+    contract_now(changed)
+    any_warehouse.ensure_tables([changed], rebuilt_whole=True)
     assert any_warehouse.query(f"SELECT count(*) AS n FROM {TABLE}")["n"].iloc[0] == 0
     any_warehouse.replace_slice(TABLE, indicator_rows().drop(columns="source_ids"), {})
     assert len(any_warehouse.query(f"SELECT * FROM {TABLE}")) == 1
