@@ -49,6 +49,8 @@ class CheckOutcome:
     partition: str | None = None
     failing_rows: int | None = None
     first_offending_row: str | None = None  # "line 12, column 'sex': 'SEX_X' — expected …"
+    # A table checked country by country but materialised whole: "JAM (3 rows), TTO (1 rows)".
+    failing_by_country: str | None = None
     description: str = ""  # what the check says of its result ("stale: 1 overdue …")
 
 
@@ -172,6 +174,7 @@ def evaluate_freshness(definitions: dg.Definitions, instance: dg.DagsterInstance
 def check_outcome(evaluation: dg.AssetCheckEvaluation) -> CheckOutcome:
     failing = evaluation.metadata.get("failing_rows")
     example = evaluation.metadata.get("first_offending_row")
+    by_country = evaluation.metadata.get("failing_rows_by_country")
     return CheckOutcome(
         asset=evaluation.asset_key.to_user_string(),
         check=evaluation.check_name,
@@ -180,6 +183,7 @@ def check_outcome(evaluation: dg.AssetCheckEvaluation) -> CheckOutcome:
         partition=evaluation.partition,
         failing_rows=None if failing is None else int(failing.value),
         first_offending_row=None if example is None else str(example.value),
+        failing_by_country=None if by_country is None else str(by_country.value),
         description=evaluation.description or "",
     )
 
@@ -405,7 +409,9 @@ def summarise_checks(checks: list[CheckOutcome]) -> list[str]:
             failed.setdefault((check.severity, check.asset, check.check), []).append(check)
     for (severity, asset, name), group in sorted(failed.items(), key=lambda item: item[0][0] != "ERROR"):
         where = ", ".join(
-            f"{c.partition or 'whole table'} ({c.failing_rows:,} rows)"
+            c.failing_by_country
+            if c.failing_by_country
+            else f"{c.partition or 'whole table'} ({c.failing_rows:,} rows)"
             if c.failing_rows is not None
             else (c.partition or "whole table")
             for c in group

@@ -184,6 +184,8 @@ def combined_evaluation(
         "contract_version": run.contract_version,
         "failed_for": ", ".join(str(r.partition or "the table") for r in failed) or "none",
     }
+    if where:
+        metadata["failing_rows_by_country"] = where
     if any(r.partition for r in results):
         metadata["results_by_country"] = dg.MetadataValue.md(
             "| country | rows checked | rows failed | kept previous rows |\n|---|---|---|---|\n"

@@ -123,7 +123,7 @@ def build_labour_migration_indicators(warehouse: Warehouse) -> LoadReport:
             END AS unemployment_rate_native_born_pct
         FROM ({_pivot_sql(indicator_columns())}) AS p
     """
-    return _rebuild(warehouse, LABOUR_MIGRATION, sql, by="country_iso3")
+    return rebuild_mart(warehouse, LABOUR_MIGRATION, sql, by="country_iso3")
 
 
 def build_remittances(warehouse: Warehouse) -> LoadReport:
@@ -142,7 +142,7 @@ def build_remittances(warehouse: Warehouse) -> LoadReport:
         WHERE remittances_received_usd IS NOT NULL OR remittances_received_pct_gdp IS NOT NULL
            OR remittances_paid_usd IS NOT NULL OR remittance_cost_pct IS NOT NULL
     """
-    return _rebuild(warehouse, REMITTANCES, sql, by="country_iso3")
+    return rebuild_mart(warehouse, REMITTANCES, sql, by="country_iso3")
 
 
 def build_data_coverage(warehouse: Warehouse) -> LoadReport:
@@ -177,7 +177,7 @@ def build_data_coverage(warehouse: Warehouse) -> LoadReport:
           ON o.country_iso3 = c.country_iso3 AND o.indicator_id = i.indicator_id
          AND o.source = i.source AND o.year = y.year
     """
-    return _rebuild(warehouse, DATA_COVERAGE, sql, by="country_iso3")
+    return rebuild_mart(warehouse, DATA_COVERAGE, sql, by="country_iso3")
 
 
 def build_regional_aggregates(warehouse: Warehouse) -> LoadReport:
@@ -215,7 +215,7 @@ def build_regional_aggregates(warehouse: Warehouse) -> LoadReport:
         WHERE countries_reporting >= ? * countries_in_group AND countries_reporting > 0
     """
     # Whole: a group's figure sums several countries, so it cannot keep one country's past.
-    return _rebuild(warehouse, REGIONAL_AGGREGATES, sql, [config["min_reporting_share"]])
+    return rebuild_mart(warehouse, REGIONAL_AGGREGATES, sql, [config["min_reporting_share"]])
 
 
 def build_migration_corridors(warehouse: Warehouse) -> LoadReport:
@@ -237,7 +237,7 @@ def build_migration_corridors(warehouse: Warehouse) -> LoadReport:
         WINDOW diaspora AS (PARTITION BY c.origin_iso3, c.period, c.sex)
     """
     # Whole: a corridor has two countries and its share depends on the origin's others.
-    return _rebuild(warehouse, MIGRATION_CORRIDORS, sql)
+    return rebuild_mart(warehouse, MIGRATION_CORRIDORS, sql)
 
 
 def build_governance_needs(warehouse: Warehouse) -> LoadReport:
@@ -281,7 +281,7 @@ def build_governance_needs(warehouse: Warehouse) -> LoadReport:
                         AND s.topic = p.topic
     """
     # Whole: how many countries share a need depends on every country's rows.
-    return _rebuild(warehouse, GOVERNANCE_NEEDS, sql)
+    return rebuild_mart(warehouse, GOVERNANCE_NEEDS, sql)
 
 
 def build_displacement(warehouse: Warehouse) -> LoadReport:
@@ -307,10 +307,10 @@ def build_displacement(warehouse: Warehouse) -> LoadReport:
         FROM core.displacement AS d
         JOIN core.dim_country AS c ON c.country_iso3 = d.country_iso3
     """
-    return _rebuild(warehouse, DISPLACEMENT, sql, by="country_iso3")
+    return rebuild_mart(warehouse, DISPLACEMENT, sql, by="country_iso3")
 
 
-def _rebuild(
+def rebuild_mart(
     warehouse: Warehouse, table: str, sql: str, params: list | None = None, *, by: str | None = None
 ) -> LoadReport:
     """Compute a mart inside the warehouse, then write it through the gate every table
@@ -398,7 +398,7 @@ def build_upload_mart(warehouse: Warehouse, dataset: str) -> LoadReport:
     """
     # Per area: a country's broken rows keep its previous ones; the regional (CMC) rows are
     # an area of their own, checked against the sum of their members.
-    return _rebuild(warehouse, spec.mart_table, sql, withheld, by="area_code")
+    return rebuild_mart(warehouse, spec.mart_table, sql, withheld, by="area_code")
 
 
 def upload_mart_note(dataset: str) -> str:

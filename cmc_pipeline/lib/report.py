@@ -197,7 +197,12 @@ def render_report(warehouse: Warehouse, *, generated_at: datetime | None = None)
     regional = _regional_remittances(warehouse, existing)
     corridors = _corridors(warehouse, existing)
     governance = _governance_needs(warehouse, existing)
-    permits = _work_permits(warehouse, existing, stamp=(generated_at or datetime.now(UTC)))
+    stamp = generated_at or datetime.now(UTC)
+    permits_released = (
+        _public_release(warehouse, WORK_PERMITS, stamp=stamp) if WORK_PERMITS in existing else None
+    )
+    permits = _work_permits(permits_released)
+    mirror = _mirror_flows(warehouse, existing, permits_released, stamp=stamp)
     quality = _source_quality(warehouse, indicators, existing)
     checks = _check_results(warehouse, existing)
 
@@ -207,6 +212,7 @@ def render_report(warehouse: Warehouse, *, generated_at: datetime | None = None)
         regional.provenance,
         governance.provenance,
         permits.provenance,
+        mirror.provenance,
     ]
     generated_at = generated_at or datetime.now(UTC)
     context = {
@@ -225,12 +231,14 @@ def render_report(warehouse: Warehouse, *, generated_at: datetime | None = None)
         "corridors": corridors,
         "governance": governance,
         "permits": permits,
+        "mirror": mirror,
         "quality": quality,
         "checks": checks,
         "optional_sections": {
             "migration corridors": corridors,
             "governance needs": governance,
             "work permits": permits,
+            "mirror statistics": mirror,
             "quality checks": checks,
         },
         "all_figures": all_figures,
@@ -783,31 +791,42 @@ def _governance_needs(warehouse: Warehouse, existing: set[str]) -> Section:
 # --- national figures: work permits ---------------------------------------------------------
 
 WORK_PERMITS = "marts.work_permits"
+SEASONAL_WORKERS = "marts.seasonal_workers"
+CSME_CERTIFICATES = "marts.csme_skills_certificates"
 PERMIT_BREAKDOWNS = ("nationality_iso3", "occupation", "permit_type")
 
 
-def _work_permits(warehouse: Warehouse, existing: set[str], *, stamp: datetime) -> Section:
-    """Work permits granted in the latest year, per reporting country and for the region,
-    both sexes, by nationality, occupation and permit type: cells of the mart exactly as
-    its public release shows them, small counts suppressed with their CONF_STATUS. The
-    report is a release like an export: it is protected against, and recorded with, the
-    earlier public releases (``lib/disclosure.py``)."""
+def _public_release(warehouse: Warehouse, table: str, *, stamp: datetime) -> pd.DataFrame:
+    """A mart as its public release shows it: the rows the public may see, small counts
+    suppressed with their CONF_STATUS. The report is a release like an export: it is
+    protected against, and recorded with, the earlier public releases (``lib/disclosure.py``)."""
     from cmc_pipeline.lib.contracts import contract_for
-    from cmc_pipeline.lib.disclosure import FREE
     from cmc_pipeline.lib.exports import default_ledger, release_for_audience
-    from cmc_pipeline.lib.labels import column_labels
     from cmc_pipeline.lib.sharing import sharing_settings
 
-    if WORK_PERMITS not in existing:
-        return Section(loaded=False, message=_not_loaded([WORK_PERMITS]))
-    contract = contract_for(WORK_PERMITS)
-    frame = warehouse.query(f"SELECT * FROM {WORK_PERMITS}")[contract.column_names]
+    contract = contract_for(table)
+    frame = warehouse.query(f"SELECT * FROM {table}")[contract.column_names]
     ledger = default_ledger(warehouse)
     released, _, _, releases = release_for_audience(
         frame, contract, audience="public", settings=sharing_settings(), ledger=ledger
     )
     for column, release in releases.items():
-        ledger.record("public", WORK_PERMITS, column, release, stamp.isoformat())
+        ledger.record("public", table, column, release, stamp.isoformat())
+    return released
+
+
+def _work_permits(released: pd.DataFrame | None) -> Section:
+    """Work permits granted in the latest year, per reporting country and for the region,
+    both sexes, by nationality, occupation and permit type: cells of the mart exactly as
+    its public release shows them (``released``), small counts suppressed with their
+    CONF_STATUS."""
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.disclosure import FREE
+    from cmc_pipeline.lib.labels import column_labels
+
+    if released is None:
+        return Section(loaded=False, message=_not_loaded([WORK_PERMITS]))
+    contract = contract_for(WORK_PERMITS)
     annual = released[(released["frequency"] == "A") & (released["sex"] == "SEX_T")]
     if annual.empty:
         return Section(loaded=True, table=WORK_PERMITS, message=f"{WORK_PERMITS} has no annual figures yet.")
@@ -852,6 +871,60 @@ def _work_permits(warehouse: Warehouse, existing: set[str], *, stamp: datetime) 
                 f"CMC regional warehouse, {WORK_PERMITS}",
             ],
             bool(latest["demonstration_data"].any()),
+        ),
+    )
+
+
+def _mirror_flows(
+    warehouse: Warehouse, existing: set[str], permits: pd.DataFrame | None, *, stamp: datetime
+) -> Section:
+    """The flows two member states both report, side by side (``lib/mirror.py``), each
+    figure only where the public releases of the tables it adds up show every part."""
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.labels import column_labels
+    from cmc_pipeline.lib.mirror import CSME, MIRROR_FLOWS, public_rows, tolerance_pct
+
+    needed = [MIRROR_FLOWS, WORK_PERMITS, SEASONAL_WORKERS, CSME_CERTIFICATES]
+    missing = [t for t in needed if t not in existing]
+    if missing or permits is None:
+        return Section(loaded=False, message=_not_loaded(missing))
+    frame = warehouse.query(
+        f"SELECT * FROM {MIRROR_FLOWS} ORDER BY flow DESC, year, origin_iso3, destination_iso3, breakdown"
+    )
+    if frame.empty:
+        return Section(
+            loaded=True,
+            table=MIRROR_FLOWS,
+            message="No flow is reported from both ends yet: a mirror needs the sending and the "
+            "receiving country's uploads for the same year.",
+        )
+    rows = public_rows(
+        frame,
+        permits=permits,
+        seasonal=_public_release(warehouse, SEASONAL_WORKERS, stamp=stamp),
+        certificates=_public_release(warehouse, CSME_CERTIFICATES, stamp=stamp),
+    )
+    categories = column_labels(contract_for(CSME_CERTIFICATES)).get("skill_category", {})
+    for row in rows:
+        row["flow_label"] = (
+            "CSME skills certificates: issued by the home country / verified on arrival"
+            if row["flow"] == CSME
+            else "Seasonal workers: departed (sending country) / work permits granted (receiving country)"
+        )
+        row["breakdown_label"] = (
+            "all" if row["breakdown"] == "_T" else categories.get(row["breakdown"], row["breakdown"])
+        )
+    names = dict(warehouse.query(f"SELECT country_iso3, name_en FROM {COUNTRIES}").itertuples(index=False))
+    codes = {r["origin"] for r in rows} | {c for r in rows for c in r["destination_countries"]}
+    reporters = sorted(names.get(code, code) for code in codes)
+    return Section(
+        loaded=True,
+        table=MIRROR_FLOWS,
+        rows=rows,
+        title=f"Figures agree when they differ by at most {tolerance_pct():g} % of the larger",
+        provenance=Provenance(
+            [f"National authorities of {', '.join(reporters)}", f"CMC regional warehouse, {MIRROR_FLOWS}"],
+            any(r["demonstration"] for r in rows),
         ),
     )
 

@@ -13,7 +13,7 @@ from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
 from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks
 from cmc_pipeline.defs.resources import WarehouseResource
-from cmc_pipeline.lib import marts
+from cmc_pipeline.lib import marts, mirror
 
 FACTS = dg.AssetKey(["core", "fact_observation"])
 COUNTRIES = dg.AssetKey(["core", "dim_country"])
@@ -153,3 +153,25 @@ csme_skills_certificates = _upload_mart("csme_skills_certificates")
 seasonal_workers = _upload_mart("seasonal_workers")
 recruitment_agencies = _upload_mart("recruitment_agencies")
 trafficking_cases = _upload_mart("trafficking_cases")
+
+
+@dg.asset(
+    name="mirror_flows",
+    deps=[
+        dg.AssetKey(["core", "seasonal_workers"]),
+        dg.AssetKey(["core", "work_permits"]),
+        dg.AssetKey(["core", "csme_skills_certificates"]),
+        COUNTRIES,
+    ],
+    metadata=definition_metadata(mirror.MIRROR_FLOWS),
+    check_specs=contract_checks(mirror.MIRROR_FLOWS),
+    **MART_SETTINGS,
+)
+def mirror_flows(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
+    """Mirror statistics: one row per flow × year × sending × receiving country (× CSME skill
+    category) that both ends report, with each side's figure and the gap: seasonal workers
+    departed against the work permits the receiving country granted to their nationals, CSME
+    certificates a home country issued against those verified on arrival. The warning check
+    mirror_figures_agree names both countries of each pair that disagrees. Restricted: the
+    permits side adds up cells that exports suppress."""
+    yield from materialized_with_checks(context, mirror.build_mirror_flows(warehouse.get()))

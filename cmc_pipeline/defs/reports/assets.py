@@ -10,6 +10,7 @@ from cmc_pipeline.defs.marts.assets import (
     governance_needs,
     labour_migration_indicators,
     migration_corridors,
+    mirror_flows,
     regional_aggregates,
     work_permits,
 )
@@ -32,6 +33,7 @@ from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
         migration_corridors,
         governance_needs,
         work_permits,  # section 6, the work permits member states report
+        mirror_flows,  # section 7, where two member states' figures differ
     ],
     automation_condition=REBUILT_WHEN_INPUTS_CHANGE,
     # Only reads, but an open DuckDB file keeps writers in other processes out: take the
