@@ -465,7 +465,7 @@ def upload(file: Path, dataset: str, country: str, load: bool) -> None:
         if not refresh.success:
             click.echo("  Rebuilding what depends on it failed: " + "; ".join(refresh.failures))
             sys.exit(1)
-        click.echo(f"Rebuilt what reads {dataset} (its mart, the regional report): run {refresh.run_id}")
+        click.echo(f"Rebuilt what reads {dataset} (its marts, the regional report): run {refresh.run_id}")
 
 
 @main.group(

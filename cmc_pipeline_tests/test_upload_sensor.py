@@ -187,9 +187,9 @@ def test_a_refused_file_fails_its_run_with_the_report_in_the_failure_metadata(in
 def test_an_accepted_upload_makes_its_mart_and_the_report_rebuild_and_nothing_else(
     inbox, instance, warehouse
 ):
-    """What the daemon's automation sensor requests after an inbox upload's run: the
-    dataset's mart and the report that reads it, once; the marts of other datasets and of
-    the open data stay as they are."""
+    """What the daemon's automation sensor requests after an inbox upload's run: the marts
+    that read the dataset and the report, once; the marts of other datasets and of the open
+    data stay as they are."""
     from cmc_pipeline.orchestration import load_definitions
 
     core_tables.build_dim_country(warehouse)
@@ -208,7 +208,9 @@ def test_an_accepted_upload_makes_its_mart_and_the_report_rebuild_and_nothing_el
         for key in definitions.resolve_asset_graph().get_all_asset_keys()
         if after.get_num_requested(key)
     }
-    assert requested == {"marts/work_permits", "reports/regional_report"}
+    # The permits' mart, the mirror statistics that compare permits with departures, and the
+    # report that shows both.
+    assert requested == {"marts/work_permits", "marts/mirror_flows", "reports/regional_report"}
 
 
 def test_cmc_upload_load_rebuilds_the_mart_with_the_new_figures(inbox, data_dir):
