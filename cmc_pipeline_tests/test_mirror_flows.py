@@ -13,6 +13,7 @@ import pytest
 from cmc_pipeline.lib import core_tables
 from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.mirror import AGREE_RULE, CSME, MIRROR_FLOWS, SEASONAL, build_mirror_flows
+from cmc_pipeline_tests.portal_fixtures import portal_app as portal_app  # the fixture
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -203,3 +204,48 @@ def test_the_report_shows_no_mirror_figure_a_public_release_hides(built_warehous
             assert float(str(shown).replace(",", "")) == cells["permits_granted"].sum()
         else:
             assert shown == "n.p." and row.Gap == "—" and row._9 == "—"
+
+
+def test_the_officers_of_both_countries_see_the_pair_in_the_portal(portal_app, warehouse):
+    """Barbados's officer sees Guyana's departures beside Barbados's own permits for
+    Guyanese, and where they differ; an analyst's page has no such section, and Jamaica's
+    officer, who reports neither side of these flows, sees none."""
+    from cmc_pipeline import settings
+    from cmc_pipeline.lib import marts
+    from cmc_pipeline.lib.uploads.loading import load_demonstration_uploads
+    from cmc_pipeline_tests.portal_fixtures import sign_in
+
+    core_tables.build_dim_country(warehouse)
+    for dataset in ("seasonal_workers", "work_permits", "csme_skills_certificates"):
+        load_demonstration_uploads(dataset, ["BRB", "GUY", "JAM"], warehouse, settings.raw_dir())
+        marts.build_upload_mart(warehouse, dataset)
+    build_mirror_flows(warehouse)
+    expected = warehouse.query(
+        f"SELECT * FROM {MIRROR_FLOWS} WHERE flow = '{SEASONAL}' AND destination_iso3 = 'BRB' ORDER BY year"
+    )
+    assert expected["figures_agree"].tolist() == [True, False]
+
+    def mirror_section(email: str, country: str) -> str | None:
+        client = portal_app.test_client()
+        sign_in(client, email)
+        page = client.get(f"/c/{country}").get_data(as_text=True)
+        found = re.search(r'<section class="dataset" id="mirror">(.*?)</section>', page, re.S)
+        return found.group(1) if found else None
+
+    barbados = mirror_section("brb.officer@labour.gov.bb", "BRB")
+    assert barbados is not None
+    rows = re.findall(
+        r"<tr( class=\"disagree\")?>\s*<td>Seasonal workers / work permits</td>(.*?)</tr>", barbados, re.S
+    )
+    assert len(rows) == 2
+    for (disagree, cells), row in zip(rows, expected.itertuples(), strict=True):
+        values = re.findall(r"<td>(.*?)</td>", cells, re.S)
+        assert values[:4] == [str(row.year), "GUY", "BRB", "_T"]
+        assert values[4:6] == [str(int(row.origin_reported)), str(int(row.destination_reported))]
+        assert bool(disagree) == (not row.figures_agree)
+    assert mirror_section("analyst@cmc.invalid", "BRB") is None
+    # Jamaica verified Guyanese certificates, but Guyana's issued ones are in this warehouse
+    # only through Guyana's file: Jamaica's officer sees the CSME pair, not the seasonal one.
+    jamaica = mirror_section("jam.officer@labour.gov.jm", "JAM")
+    assert jamaica is not None and "Seasonal workers / work permits" not in jamaica
+    assert "CSME certificates issued / verified" in jamaica

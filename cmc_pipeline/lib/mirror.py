@@ -222,20 +222,27 @@ def build_mirror_flows(warehouse) -> LoadReport:
     return report
 
 
-# --- what the public may see -------------------------------------------------------------
+# --- what an audience may see ------------------------------------------------------------
 
 
-def public_rows(
-    frame: pd.DataFrame, *, permits: pd.DataFrame, seasonal: pd.DataFrame, certificates: pd.DataFrame
+def released_rows(
+    frame: pd.DataFrame,
+    *,
+    permits: pd.DataFrame,
+    seasonal: pd.DataFrame,
+    certificates: pd.DataFrame,
+    own: str | None = None,
 ) -> list[dict]:
-    """The mirror rows as a public release may show them (the regional report).
+    """The mirror rows as a release to an audience may show them: the public (the regional
+    report) or the members (a data officer's page in the portal).
 
-    ``permits``, ``seasonal`` and ``certificates`` are the public releases of the three
-    upload marts (rows the public may see; permits with their CONF_STATUS). A figure is
-    shown only where every row it adds up is in its public release and, for permits, free
-    for publication: a sum of visible cells reveals nothing a release hides. The gap and
-    whether the figures agree are shown only when both figures are (either would bound a
-    hidden one)."""
+    ``permits``, ``seasonal`` and ``certificates`` are the audience's releases of the three
+    upload marts (the rows it may see; permits with their CONF_STATUS). A figure is shown
+    only where every row it adds up is in the release and, for permits, free for
+    publication: a sum of visible cells reveals nothing a release hides. ``own`` is the
+    country whose officers are looking: its own figures are theirs and always shown. The
+    gap and whether the figures agree are shown only when both figures are (either would
+    bound a hidden one)."""
     from cmc_pipeline.lib.disclosure import FREE
 
     def annual_totals(release: pd.DataFrame) -> pd.DataFrame:
@@ -270,6 +277,8 @@ def public_rows(
                 (receiver, row.origin_iso3, "VERIFIED", year) in issued
                 for receiver in row.destination_countries.split()
             )
+        origin_shown = origin_shown or row.origin_iso3 == own
+        destination_shown = destination_shown or (own is not None and row.destination_countries == own)
         both = origin_shown and destination_shown
         shown.append(
             {

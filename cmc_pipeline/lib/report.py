@@ -882,7 +882,7 @@ def _mirror_flows(
     figure only where the public releases of the tables it adds up show every part."""
     from cmc_pipeline.lib.contracts import contract_for
     from cmc_pipeline.lib.labels import column_labels
-    from cmc_pipeline.lib.mirror import CSME, MIRROR_FLOWS, public_rows, tolerance_pct
+    from cmc_pipeline.lib.mirror import CSME, MIRROR_FLOWS, released_rows, tolerance_pct
 
     needed = [MIRROR_FLOWS, WORK_PERMITS, SEASONAL_WORKERS, CSME_CERTIFICATES]
     missing = [t for t in needed if t not in existing]
@@ -898,7 +898,7 @@ def _mirror_flows(
             message="No flow is reported from both ends yet: a mirror needs the sending and the "
             "receiving country's uploads for the same year.",
         )
-    rows = public_rows(
+    rows = released_rows(
         frame,
         permits=permits,
         seasonal=_public_release(warehouse, SEASONAL_WORKERS, stamp=stamp),

@@ -389,10 +389,18 @@ def _register_pages(app: Flask) -> None:
                         ),
                     }
                 )
+            # Where its figures and a partner's differ: for the country's own officers.
+            mirror = _mirror_flows(reads, iso3) if g.user.may_read_reports(iso3) else []
         available = reads.available
         _audit("view country", iso3)
         return render_template(
-            "country.html", iso3=iso3, name=_country_names()[iso3], datasets=datasets, available=available
+            "country.html",
+            iso3=iso3,
+            name=_country_names()[iso3],
+            datasets=datasets,
+            available=available,
+            mirror=mirror,
+            mirror_tolerance=_mirror_tolerance(),
         )
 
     @app.get("/c/<iso3>/templates/<dataset>.<file_format>")
@@ -681,28 +689,27 @@ def _latest_figures(reads, iso3: str, dataset: str, submissions, view, *, own: b
     return result
 
 
-_RELEASES: dict[tuple, dict] = {}
+_RELEASES: dict[tuple, object] = {}
 
 
-def _members_release(reads, dataset: str) -> dict[tuple, str]:
-    """(country, period, breakdowns…, count column) → CONF_STATUS of every count the
-    members' release of ``marts.<dataset>`` suppresses, worked out as an export does it
-    (this release and the earlier ones); remembered while the warehouse is unchanged."""
+def _members_released(reads, dataset: str):
+    """``marts.<dataset>`` as the members' release shows it (the rows members may see,
+    counts suppressed with their CONF_STATUS), worked out as an export does it (this
+    release and the earlier ones); remembered while the warehouse is unchanged. None when
+    the mart is not built yet."""
     import pandas as pd
 
     from cmc_pipeline.lib.contracts import contract_for
-    from cmc_pipeline.lib.disclosure import FREE
     from cmc_pipeline.lib.exports import default_ledger, release_for_audience
     from cmc_pipeline.lib.sharing import sharing_settings
 
     spec = upload_dataset(dataset)
-    contract = contract_for(spec.mart_table)
-    control = contract.custom_properties.get("disclosure_control")
-    if not control or not reads.table_exists(spec.mart_table):
-        return {}
+    if not reads.table_exists(spec.mart_table):
+        return None
     remembered = (reads.warehouse.url, reads.version, dataset)
     if reads.version is not None and remembered in _RELEASES:
         return _RELEASES[remembered]
+    contract = contract_for(spec.mart_table)
     frame = pd.DataFrame(reads.query(f"SELECT * FROM {spec.mart_table}"), columns=contract.column_names)
     released, _, _, _ = release_for_audience(
         frame,
@@ -711,6 +718,25 @@ def _members_release(reads, dataset: str) -> dict[tuple, str]:
         settings=sharing_settings(),
         ledger=default_ledger(reads.warehouse),
     )
+    if reads.version is not None:
+        # One warehouse state is enough to remember (its releases of every dataset).
+        for stale in [k for k in _RELEASES if k[:2] != remembered[:2]]:
+            del _RELEASES[stale]
+        _RELEASES[remembered] = released
+    return released
+
+
+def _members_release(reads, dataset: str) -> dict[tuple, str]:
+    """(country, period, breakdowns…, count column) → CONF_STATUS of every count the
+    members' release of ``marts.<dataset>`` suppresses."""
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.disclosure import FREE
+
+    spec = upload_dataset(dataset)
+    control = contract_for(spec.mart_table).custom_properties.get("disclosure_control")
+    released = _members_released(reads, dataset) if control else None
+    if released is None:
+        return {}
     keys = [k for k in spec.key_columns if k not in ("country_iso3", "period")]
     found = {}
     for count in control["count_columns"]:
@@ -719,10 +745,47 @@ def _members_release(reads, dataset: str) -> dict[tuple, str]:
             row = row._asdict()
             key = (row["area_code"], str(row["period"]), *(str(row[k]) for k in keys), count)
             found[key] = row[f"{count}_conf_status"]
-    if reads.version is not None:
-        _RELEASES.clear()  # one warehouse state is enough to remember
-        _RELEASES[remembered] = found
     return found
+
+
+def _mirror_flows(reads, iso3: str) -> list[dict]:
+    """The flows the country and a partner both report (``marts.mirror_flows``), for its
+    own officers: the country's own figures, and each partner's only as the members'
+    releases of the partner's tables show every count it adds up (``lib/mirror.py``)."""
+    import pandas as pd
+
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.mirror import MIRROR_FLOWS, MIRRORED_DATASETS, released_rows
+
+    if not reads.table_exists(MIRROR_FLOWS):
+        return []
+    contract = contract_for(MIRROR_FLOWS)
+    frame = pd.DataFrame(
+        reads.query(
+            f"SELECT * FROM {MIRROR_FLOWS} WHERE origin_iso3 = ? OR position(? IN destination_countries) > 0 "
+            "ORDER BY flow DESC, year, origin_iso3, destination_iso3, breakdown",
+            [iso3, iso3],
+        ),
+        columns=contract.column_names,
+    )
+    receiving = frame["destination_countries"].str.split().map(lambda listed: iso3 in listed)
+    frame = frame[(frame["origin_iso3"] == iso3) | receiving]
+    releases = {dataset: _members_released(reads, dataset) for dataset in MIRRORED_DATASETS}
+    if frame.empty or any(r is None for r in releases.values()):
+        return []
+    return released_rows(
+        frame,
+        permits=releases["work_permits"],
+        seasonal=releases["seasonal_workers"],
+        certificates=releases["csme_skills_certificates"],
+        own=iso3,
+    )
+
+
+def _mirror_tolerance() -> str:
+    from cmc_pipeline.lib.mirror import tolerance_pct
+
+    return f"{tolerance_pct():g}"
 
 
 def _country_template(dataset: str, file_format: str, iso3: str) -> bytes:
