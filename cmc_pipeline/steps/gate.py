@@ -95,7 +95,7 @@ def validate_and_replace(
     *,
     by: str | None = None,
     within: dict | None = None,
-    engine: str = "auto",
+    engine: str = "duckdb",
 ) -> pd.DataFrame:
     """The gate for a table that is written whole (a mart, a corridor table, a world-wide
     staging table), or whole ``within`` one slice (e.g. one assessment).
@@ -104,7 +104,11 @@ def validate_and_replace(
     promoted on its own, as a loader's country batch is: a country whose rows break an
     error rule keeps its previous rows, and the others are written; a country no longer in
     the rows loses its previous ones. Without ``by`` the table passes or keeps its previous
-    rows as a whole. Returns the promoted rows."""
+    rows as a whole. Returns the promoted rows.
+
+    DuckDB evaluates the rules by default (``engine``): these tables are small or derived,
+    and a Great Expectations suite costs about half a second per write whatever its size;
+    the loaders' country batches keep it (``validate_and_save``)."""
     within = within or {}
     if by is None:
         return validate_and_save(

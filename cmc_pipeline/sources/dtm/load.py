@@ -72,5 +72,5 @@ def load_dtm(client: dtm.DtmClient, warehouse: Warehouse, raw_root: Path, countr
 def build_displacement(warehouse: Warehouse) -> LoadReport:
     rows = to_core.dtm_to_displacement(warehouse.read_slice(DTM_STAGING, {}))
     report = LoadReport(DISPLACEMENT_TABLE)
-    validate_and_replace(warehouse, DISPLACEMENT_TABLE, rows, report, by="country_iso3", engine="duckdb")
+    validate_and_replace(warehouse, DISPLACEMENT_TABLE, rows, report, by="country_iso3")
     return report

@@ -115,7 +115,7 @@ def build_migrant_incidents(warehouse: Warehouse) -> LoadReport:
     outside = int(incidents["country_iso3"].isna().sum())
     if outside:
         report.skipped["incidents at sea or outside the CMC countries (kept, no country facts)"] = outside
-    validate_and_replace(warehouse, INCIDENT_TABLE, incidents, report, engine="duckdb")
+    validate_and_replace(warehouse, INCIDENT_TABLE, incidents, report)
     save_review(
         warehouse,
         report,

@@ -201,7 +201,7 @@ def build_migration_corridors(warehouse: Warehouse) -> LoadReport:
     report.demonstration = bool(corridors["demonstration_data"].any()) if len(corridors) else False
     report.countries = _countries_in(corridors["origin_iso3"], corridors["destination_iso3"])
     # Whole: a corridor belongs to two countries.
-    validate_and_replace(warehouse, CORRIDOR_TABLE, corridors, report, engine="duckdb")
+    validate_and_replace(warehouse, CORRIDOR_TABLE, corridors, report)
     return report
 
 
