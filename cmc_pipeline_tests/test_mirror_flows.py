@@ -206,7 +206,7 @@ def test_the_report_shows_no_mirror_figure_a_public_release_hides(built_warehous
             assert shown == "n.p." and row.Gap == "—" and row._9 == "—"
 
 
-def test_the_officers_of_both_countries_see_the_pair_in_the_portal(portal_app, warehouse):
+def test_the_officers_of_both_countries_see_the_pair_and_the_warning_in_the_portal(portal_app, warehouse):
     """Barbados's officer sees Guyana's departures beside Barbados's own permits for
     Guyanese, and where they differ; an analyst's page has no such section, and Jamaica's
     officer, who reports neither side of these flows, sees none."""
@@ -225,11 +225,11 @@ def test_the_officers_of_both_countries_see_the_pair_in_the_portal(portal_app, w
     )
     assert expected["figures_agree"].tolist() == [True, False]
 
-    def mirror_section(email: str, country: str) -> str | None:
+    def mirror_section(email: str, country: str, section: str = "mirror") -> str | None:
         client = portal_app.test_client()
         sign_in(client, email)
         page = client.get(f"/c/{country}").get_data(as_text=True)
-        found = re.search(r'<section class="dataset" id="mirror">(.*?)</section>', page, re.S)
+        found = re.search(rf'<section class="dataset" id="{section}">(.*?)</section>', page, re.S)
         return found.group(1) if found else None
 
     barbados = mirror_section("brb.officer@labour.gov.bb", "BRB")
@@ -244,6 +244,12 @@ def test_the_officers_of_both_countries_see_the_pair_in_the_portal(portal_app, w
         assert values[4:6] == [str(int(row.origin_reported)), str(int(row.destination_reported))]
         assert bool(disagree) == (not row.figures_agree)
     assert mirror_section("analyst@cmc.invalid", "BRB") is None
+    # The warning is among the checks Barbados's figures did not pass, without the partner's
+    # figure its first offending row holds (the mirror section shows what may be shown).
+    checks = mirror_section("brb.officer@labour.gov.bb", "BRB", "checks")
+    assert "marts.mirror_flows" in checks and "(mirror_figures_agree)" in checks
+    assert "receiving reports" not in checks
+    assert mirror_section("analyst@cmc.invalid", "BRB", "checks") is None
     # Jamaica verified Guyanese certificates, but Guyana's issued ones are in this warehouse
     # only through Guyana's file: Jamaica's officer sees the CSME pair, not the seasonal one.
     jamaica = mirror_section("jam.officer@labour.gov.jm", "JAM")

@@ -389,8 +389,11 @@ def _register_pages(app: Flask) -> None:
                         ),
                     }
                 )
-            # Where its figures and a partner's differ: for the country's own officers.
-            mirror = _mirror_flows(reads, iso3) if g.user.may_read_reports(iso3) else []
+            # Where its figures and a partner's differ, and the checks its figures did not
+            # pass: for the country's own officers.
+            own = g.user.may_read_reports(iso3)
+            mirror = _mirror_flows(reads, iso3) if own else []
+            checks = _checks_not_passed(reads, iso3) if own else None
         available = reads.available
         _audit("view country", iso3)
         return render_template(
@@ -401,6 +404,7 @@ def _register_pages(app: Flask) -> None:
             available=available,
             mirror=mirror,
             mirror_tolerance=_mirror_tolerance(),
+            checks=checks,
         )
 
     @app.get("/c/<iso3>/templates/<dataset>.<file_format>")
@@ -780,6 +784,28 @@ def _mirror_flows(reads, iso3: str) -> list[dict]:
         certificates=releases["csme_skills_certificates"],
         own=iso3,
     )
+
+
+def _checks_not_passed(reads, iso3: str) -> list[dict] | None:
+    """The contract rules the country's figures did not pass at their latest check, from
+    ``quality.check_results`` (None before any check has been kept). The first offending
+    row of a mirror-statistics rule holds the partner's figure, which the officers see
+    only as the mirror section shows it: that row is not repeated here."""
+    from cmc_pipeline.lib.mirror import MIRROR_FLOWS
+    from cmc_pipeline.steps.gate import CHECK_RESULTS_TABLE
+
+    if not reads.table_exists(CHECK_RESULTS_TABLE):
+        return None
+    found = reads.query(
+        "SELECT table_name, rule_id, rule_name, severity, rows_checked, rows_failed, first_offence, "
+        f"checked_at FROM {CHECK_RESULTS_TABLE} WHERE country_iso3 = ? AND NOT passed "
+        "ORDER BY severity, table_name, rule_id",
+        [iso3],
+    )
+    for row in found:
+        if row["table_name"] == MIRROR_FLOWS:
+            row["first_offence"] = None
+    return found
 
 
 def _mirror_tolerance() -> str:
