@@ -17,6 +17,7 @@ import click
 
 from cmc_pipeline import settings
 from cmc_pipeline.lib.templates import TEMPLATE_DATASETS, TEMPLATE_FORMATS
+from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS
 
 DAGSTER_YAML = """\
 # Local Dagster instance for `make build` and `make dev` (SQLite storage under this
@@ -380,15 +381,7 @@ def template(dataset: str, file_format: str, output: Path | None, force: bool) -
         raise click.ClickException(str(exc)) from exc
 
 
-UPLOAD_DATASET_CHOICE = click.Choice(
-    [
-        "work_permits",
-        "csme_skills_certificates",
-        "seasonal_workers",
-        "recruitment_agencies",
-        "trafficking_cases",
-    ]
-)
+UPLOAD_DATASET_CHOICE = click.Choice(UPLOAD_DATASETS)
 
 
 @main.command(

@@ -1,8 +1,9 @@
 """Empty templates for the datasets people key or upload: ``cmc template DATASET``.
 
-Each dataset names the function that renders its template from its data contract; a new
-uploadable dataset adds one line to ``TEMPLATE_BUILDERS``. Builders are imported only when
-used, so that ``cmc --help`` stays quick.
+Each dataset names the function that renders its template from its data contract: the
+governance-needs workbook's own, and for every national-upload dataset (each
+``uploads.*`` contract) the one written from its upload contract. Builders are imported
+only when used, so that ``cmc --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -11,16 +12,13 @@ import importlib
 from pathlib import Path
 
 from cmc_pipeline.lib.raw_store import write_atomically
+from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS
 
 # dataset → "module:function(file_format) -> bytes"
 TEMPLATE_BUILDERS = {
     "governance_needs": "cmc_pipeline.sources.governance_needs.workbook:template_bytes",
     # National uploads: the template of each is written from its contract.
-    "work_permits": "cmc_pipeline.lib.uploads.templates:work_permits",
-    "csme_skills_certificates": "cmc_pipeline.lib.uploads.templates:csme_skills_certificates",
-    "seasonal_workers": "cmc_pipeline.lib.uploads.templates:seasonal_workers",
-    "recruitment_agencies": "cmc_pipeline.lib.uploads.templates:recruitment_agencies",
-    "trafficking_cases": "cmc_pipeline.lib.uploads.templates:trafficking_cases",
+    **{dataset: f"cmc_pipeline.lib.uploads.templates:{dataset}" for dataset in UPLOAD_DATASETS},
 }
 TEMPLATE_DATASETS = tuple(TEMPLATE_BUILDERS)
 TEMPLATE_FORMATS = ("xlsx", "csv")

@@ -152,10 +152,24 @@ def trafficking_cases(country: str, rng: random.Random) -> list[dict]:
     return rows
 
 
+# Each dataset's seed number, fixed when the files were first generated, so that the same
+# files come out whatever order the datasets are listed in.
+SEED_NUMBERS = {
+    "work_permits": 0,
+    "csme_skills_certificates": 1,
+    "seasonal_workers": 2,
+    "recruitment_agencies": 3,
+    "trafficking_cases": 4,
+}
+
+
+def _rng(dataset: str, country: str) -> random.Random:
+    return random.Random(f"{dataset}-{country}-{SEED_NUMBERS[dataset]}")
+
+
 def _rows_of(dataset: str, country: str) -> list[dict]:
     """Another country's generated rows, exactly as its file holds them."""
-    number = UPLOAD_DATASETS.index(dataset)
-    return GENERATORS[dataset](country, random.Random(f"{dataset}-{country}-{number}"))
+    return GENERATORS[dataset](country, _rng(dataset, country))
 
 
 def _mirrored(other_end: int, period: str, rng: random.Random) -> int:
@@ -260,11 +274,11 @@ def _workbook_bytes(dataset: str, columns: list[str], rows: list[dict]) -> bytes
 
 def main() -> None:
     entries = []
-    for number, dataset in enumerate(UPLOAD_DATASETS):
+    for dataset in UPLOAD_DATASETS:
         columns = upload_dataset(dataset).file_columns
         mirror = (MIRROR_COUNTRY,) if dataset in MIRROR_DATASETS else ()
         for country in (*CSV_COUNTRIES, WORKBOOK_COUNTRY, *mirror):
-            rng = random.Random(f"{dataset}-{country}-{number}")
+            rng = _rng(dataset, country)
             generate = MIRROR_GENERATORS[dataset] if country == MIRROR_COUNTRY else GENERATORS[dataset]
             rows = generate(country, rng)
             if country == WORKBOOK_COUNTRY:

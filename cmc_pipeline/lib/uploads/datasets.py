@@ -1,8 +1,11 @@
-"""The five national-upload datasets, as their data contracts describe them.
+"""The national-upload datasets, as their data contracts describe them.
 
-Everything about a dataset that the upload code needs (the columns of the file, its key,
-its counts, whether footnote lines are skipped, the tables it is loaded into) is read
-from ``data_contracts/uploads.<dataset>.odcs.yaml``; nothing is listed twice in code.
+A dataset is a national upload because ``data_contracts/uploads.<dataset>.odcs.yaml``
+exists: the list below is read from those file names, and the command line, the
+templates, the portal and the assets all take it from here. Everything about a dataset
+that the upload code needs (the columns of the file, its key, its counts, whether
+footnote lines are skipped, the tables it is loaded into) is read from its contract;
+nothing is listed twice in code.
 Columns a contract marks ``filled_by: pipeline`` (upload id, sha256, demonstration flag,
 load time) are added when an upload is loaded and are never expected in the file.
 """
@@ -13,14 +16,13 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from cmc_pipeline.lib.contracts import TableContract, contract_for
+from cmc_pipeline.settings import CONTRACTS_DIR
 
-UPLOAD_DATASETS = (
-    "work_permits",
-    "csme_skills_certificates",
-    "seasonal_workers",
-    "recruitment_agencies",
-    "trafficking_cases",
-)
+# Alphabetical; from the file names alone, so that listing them parses no YAML.
+UPLOAD_DATASETS = tuple(
+    sorted(path.name.removeprefix("uploads.").removesuffix(".odcs.yaml")
+           for path in CONTRACTS_DIR.glob("uploads.*.odcs.yaml"))
+)  # fmt: skip
 PIPELINE_COLUMNS = ("upload_id", "raw_sha256", "demonstration_data", "loaded_at")
 
 
