@@ -1,5 +1,6 @@
-"""The governance-needs workbook: template from the contract, validation a person can act
-on, and loading into core.governance_need."""
+"""The governance-needs workbook: template from the contract, read and checked the way a
+national upload is (the uploads' reader, the contract's rules, one problem record), and
+loading into core.governance_need."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def keyed_workbook(rows: list[dict], path=None) -> bytes:
     if path is not None:
         path.write_bytes(saved.getvalue())
     return saved.getvalue()
+
+
+def checked(body: bytes, tmp_path, name: str = "needs.xlsx") -> needs.CheckedWorkbook:
+    path = tmp_path / name
+    path.write_bytes(body)
+    return needs.read_and_check(path)
 
 
 def finding(**overrides) -> dict:
@@ -95,14 +102,13 @@ def test_the_csv_template_is_the_header_row_and_an_existing_file_is_never_overwr
     assert target.read_text() == "keyed work\n"
 
 
-def test_the_demonstration_workbook_covers_the_ten_mgna_countries_and_says_what_it_is():
+def test_the_demonstration_workbook_covers_the_ten_mgna_countries_and_says_what_it_is(tmp_path):
     store_entry = next(e for e in needs_snapshot_entries())
     body = (needs_snapshot_root() / store_entry.file).read_bytes()
-    headers, rows, _ = needs.read_rows(body, "demo.xlsx")
-    checked, problems = needs.validate(headers, rows)
+    demo = checked(body, tmp_path, "demo.xlsx")
 
-    assert problems == []
-    assert {r["country_iso3"] for r in checked} == {
+    assert demo.problems == []
+    assert set(demo.rows["country_iso3"]) == {
         "ATG",
         "BHS",
         "BRB",
@@ -135,7 +141,7 @@ def needs_snapshot_entries():
     return [e for e in SnapshotStore().entries() if e.api == needs.SNAPSHOT_API]
 
 
-def test_every_problem_is_reported_with_row_column_value_and_expected():
+def test_every_problem_is_reported_with_row_column_value_and_expected(tmp_path):
     rows = [
         finding(),
         finding(mgf_domain="Migrant rights"),
@@ -144,23 +150,27 @@ def test_every_problem_is_reported_with_row_column_value_and_expected():
         finding(priority="urgent", status_score="mostly there"),
         finding(mgf_domain="3. Partnerships"),  # number and label: accepted
     ]
-    headers, read, where = needs.read_rows(keyed_workbook(rows), "needs.xlsx")
-    checked, problems = needs.validate(headers, read)
-    error = needs.GovernanceWorkbookError(where, problems)
+    result = checked(keyed_workbook(rows), tmp_path)
+    error = needs.GovernanceWorkbookError(result.where, result.problems)
 
-    assert [(p.row, p.column, p.value) for p in problems] == [
-        (3, "mgf_domain", "Migrant rights"),
-        (4, "country", "Atlantis"),
-        (5, "finding", ""),
-        (6, "priority", "urgent"),
-        (6, "status_score", "mostly there"),
+    # The contract's rules, each problem in the uploads' record: rule, row, column (as the
+    # workbook names it), value as typed.
+    assert sorted((p.row, p.column, p.value, p.rule) for p in result.problems) == [
+        (3, "mgf_domain", "Migrant rights", "governance_need_domain_valid"),
+        (4, "country", "Atlantis", "governance_need_country_is_cmc"),
+        (5, "finding", None, "required_values_present"),
+        (6, "priority", "urgent", "governance_need_priority_valid"),
+        (6, "status_score", "mostly there", "governance_need_status_valid"),
     ]
+    assert result.rows.empty  # nothing is loaded until every problem is fixed
     message = str(error)
     assert "5 problem(s) in needs.xlsx, sheet 'Findings'" in message
-    assert "row 3, column 'mgf_domain': 'Migrant rights' — expected one of: Migrants' rights;" in message
-    assert "row 4, column 'country': 'Atlantis' — expected a CMC country name or ISO3 code" in message
-    assert "row 5, column 'finding': '' — expected a value (this column is required)" in message
-    assert [r["mgf_domain_number"] for r in checked] == [3, 3]
+    assert "line 3, column 'mgf_domain': 'Migrant rights' — one of Migrants' rights, " in message
+    assert "line 4, column 'country': 'Atlantis' — a CMC country: its ISO3 code or its name" in message
+    assert "line 5, column 'finding' — " in message
+
+    fixed = checked(keyed_workbook([finding(), finding(mgf_domain="3. Partnerships")]), tmp_path)
+    assert fixed.problems == [] and fixed.rows["mgf_domain"].tolist() == ["Partnerships", "Partnerships"]
 
 
 def test_a_failed_import_says_so_and_leaves_the_warehouse_unchanged(tmp_path, data_dir, warehouse):
@@ -177,9 +187,8 @@ def test_a_failed_import_says_so_and_leaves_the_warehouse_unchanged(tmp_path, da
 
     assert refused.exit_code != 0
     assert f"{bad} was not loaded; the warehouse is unchanged." in refused.output
-    assert (
-        "needs_v2.xlsx, sheet 'Findings', row 3, column 'mgf_domain': 'Rights of migrants'" in refused.output
-    )
+    assert "1 problem(s) in needs_v2.xlsx, sheet 'Findings'" in refused.output
+    assert "line 3, column 'mgf_domain': 'Rights of migrants'" in refused.output
     kept = warehouse.query("SELECT country_iso3, mgf_domain FROM core.governance_need ORDER BY 1")
     assert kept.values.tolist() == [["BRB", "Migrants' rights"], ["JAM", "Partnerships"]]
 
@@ -187,29 +196,38 @@ def test_a_failed_import_says_so_and_leaves_the_warehouse_unchanged(tmp_path, da
 @pytest.mark.parametrize(
     ("body", "name", "expected"),
     [
-        (b"this is not a workbook", "needs.xlsx", "an .xlsx workbook saved by Excel or LibreOffice"),
-        (None, "needs.xlsx", "a sheet named 'Findings'"),
-        (b"\xff\xfe\x00a", "needs.csv", "a CSV file in UTF-8 text"),
+        (b"this is not a workbook", "needs.xlsx", "has an .xlsx name but is not an Excel workbook"),
+        (b"PK\x03\x04damaged", "needs.xlsx", "the workbook is damaged"),
+        (b"\xff\xfe\x00a", "needs.csv", "save it as 'CSV UTF-8 (Comma delimited)'"),
+        (None, "needs.xlsx", "the file has a header but no data rows"),
     ],
 )
-def test_an_unreadable_workbook_gets_a_clear_report(body, name, expected):
-    if body is None:  # a workbook whose data sheet was renamed
-        workbook = needs.build_workbook([finding()])
-        workbook["Findings"].title = "Sheet1"
-        saved = io.BytesIO()
-        workbook.save(saved)
-        body = saved.getvalue()
+def test_an_unreadable_workbook_gets_the_uploads_report(body, name, expected, tmp_path):
+    """What the uploads' reader says of a file it cannot read, with the file's name."""
+    if body is None:  # a template nobody keyed
+        body = keyed_workbook([])
     with pytest.raises(needs.GovernanceWorkbookError) as error:
-        needs.read_rows(body, name)
+        checked(body, tmp_path, name)
     assert expected in str(error.value) and name in str(error.value)
+    assert [p.rule for p in error.value.problems] == ["readable_file"]
 
 
-def test_a_renamed_column_is_reported():
+def test_a_renamed_sheet_is_still_read_where_its_header_is(tmp_path):
+    workbook = needs.build_workbook([finding()])
+    workbook["Findings"].title = "Sheet1"
+    saved = io.BytesIO()
+    workbook.save(saved)
+    result = checked(saved.getvalue(), tmp_path)
+    assert result.problems == [] and result.where == "needs.xlsx, sheet 'Sheet1'"
+    assert result.rows["country_iso3"].tolist() == ["JAM"]
+
+
+def test_a_renamed_column_is_reported(tmp_path):
     workbook = needs.build_workbook([finding()])
     workbook["Findings"]["E1"] = "findings"
     saved = io.BytesIO()
     workbook.save(saved)
-    _, problems = needs.validate(*needs.read_rows(saved.getvalue(), "needs.xlsx")[:2])
+    problems = checked(saved.getvalue(), tmp_path).problems
     assert (1, "finding", "") in [(p.row, p.column, p.value) for p in problems]
     assert (1, "findings", "findings") in [(p.row, p.column, p.value) for p in problems]
 

@@ -825,8 +825,8 @@ def _country_template(dataset: str, file_format: str, iso3: str) -> bytes:
     from openpyxl import load_workbook
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    from cmc_pipeline.lib.templates import workbook_bytes
     from cmc_pipeline.lib.uploads.templates import DATA_SHEET, INSTRUCTIONS_SHEET, TEMPLATE_ROWS
-    from cmc_pipeline.sources.governance_needs.workbook import workbook_bytes
 
     workbook = load_workbook(io.BytesIO(template_bytes(dataset, "xlsx")))
     name = _country_names()[iso3]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cmc_pipeline.lib.reference import countries
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL
+from cmc_pipeline.lib.templates import workbook_bytes
 from cmc_pipeline.snapshots.generate_demo import (
     PROFILES,
     RETRIEVED_AT,
@@ -225,7 +226,7 @@ def undesa_workbook_bytes() -> bytes:
         )
     sheet.append([])
     sheet.append(["Note: '..' = no estimate. " + DEMONSTRATION_LABEL + "."])
-    return governance_needs.workbook_bytes(workbook)
+    return workbook_bytes(workbook)
 
 
 # --------------------------------------------------------------------------------------
@@ -340,7 +341,7 @@ def governance_workbook_bytes() -> bytes:
         "for the ten countries of the 2018 Migration Governance Needs Assessment. They are NOT "
         "findings of IOM's assessment; replace them with rows keyed from the report."
     )
-    return governance_needs.workbook_bytes(governance_needs.build_workbook(governance_rows(), note=note))
+    return workbook_bytes(governance_needs.build_workbook(governance_rows(), note=note))
 
 
 # --------------------------------------------------------------------------------------

@@ -258,7 +258,7 @@ def _csv_bytes(columns: list[str], rows: list[dict]) -> bytes:
 def _workbook_bytes(dataset: str, columns: list[str], rows: list[dict]) -> bytes:
     from openpyxl import Workbook
 
-    from cmc_pipeline.sources.governance_needs.workbook import workbook_bytes
+    from cmc_pipeline.lib.templates import workbook_bytes
 
     workbook = Workbook()
     sheet = workbook.active

@@ -179,20 +179,7 @@ def check_file(
     tidied = time.perf_counter()
     run = quality.validate(rows, spec.file_contract, engine="duckdb", examples=examples, keep_typed_rows=True)
     check.validation = run
-    for result in run.failures():
-        check.failing_rows[result.rule.id] = result.failing_rows
-        for offence in result.examples:
-            column, value = _column_and_value(result.rule, offence)
-            check.problems.append(
-                Problem(
-                    result.rule.id,
-                    result.rule.severity,
-                    offence.row,
-                    column,
-                    value,
-                    _expected_in_words(result.rule, offence.expected),
-                )
-            )
+    check.problems, check.failing_rows = problems_from(run)
     if sender and "country_iso3" in rows.column_names:
         _check_sender(check, rows, sender, examples)
     check.seconds = {"read": read - started, "tidy": tidied - read, "rules": time.perf_counter() - tidied}
@@ -273,6 +260,31 @@ def _check_sender(check: FileCheck, rows: pa.Table, sender: str, examples: int) 
         )
 
 
+def problems_from(
+    run: quality.ValidationRun, headers: dict[str, str] | None = None
+) -> tuple[list[Problem], dict[str, int]]:
+    """The rules a file's rows failed, as the problems a person fixes (each offending row
+    the engine kept, in words), and how many rows failed each rule. ``headers`` names a
+    table column as the file's header names it, where the two differ (a workbook's
+    "country" column holds country_iso3)."""
+    problems, failing = [], {}
+    for result in run.failures():
+        failing[result.rule.id] = result.failing_rows
+        for offence in result.examples:
+            column, value = _column_and_value(result.rule, offence)
+            problems.append(
+                Problem(
+                    result.rule.id,
+                    result.rule.severity,
+                    offence.row,
+                    (headers or {}).get(column, column),
+                    value,
+                    _expected_in_words(result.rule, offence.expected),
+                )
+            )
+    return problems, failing
+
+
 def _column_and_value(rule: quality.Rule, offence: quality.Offence) -> tuple[str | None, object]:
     """A SQL rule's offending row comes back whole: show the cell the rule is about when
     it names one column (a period in the future), else the group it is about, as text."""
@@ -306,6 +318,8 @@ def _expected_in_words(rule: quality.Rule, expected: str) -> str:
             return "one of " + ", ".join(ordered)
         if "iso3166-1" in (rule.reference or ""):
             return "an ISO 3166-1 alpha-3 country code or a country name (e.g. JAM or Jamaica), or _T for all"
+        if "reference/countries.csv" in (rule.reference or ""):
+            return "a CMC country: its ISO3 code or its name (e.g. JAM or Jamaica)"
         return f"{expected} (the template's drop-down list)"
     return expected
 

@@ -10,12 +10,11 @@ import io
 from functools import partial
 
 from cmc_pipeline.lib.quality.rules import ordered_reference_values, reference_list
-from cmc_pipeline.lib.templates import choice_list
+from cmc_pipeline.lib.templates import TemplateColumn, template_workbook, workbook_bytes
 from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS, UploadDataset, upload_dataset
 
 DATA_SHEET = "Data"
 INSTRUCTIONS_SHEET = "Instructions"
-LISTS_SHEET = "Lists"
 TEMPLATE_ROWS = 2000  # rows that carry the drop-down lists and number checks
 
 
@@ -58,27 +57,16 @@ def template_bytes(dataset: str, file_format: str = "xlsx") -> bytes:
         return text.getvalue().encode("utf-8")
     if file_format != "xlsx":
         raise ValueError(f"format must be xlsx or csv, not {file_format!r}")
-    from cmc_pipeline.sources.governance_needs.workbook import workbook_bytes
-
     return workbook_bytes(build_workbook(spec))
 
 
 def build_workbook(spec: UploadDataset):
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
+    """The dataset's template, by the templates' one workbook writer (``lib/templates.py``)."""
+    from cmc_pipeline.lib.reference import cmc_iso3_codes
 
     contract = spec.file_contract
-    columns = list(contract.columns)
-    workbook = Workbook()
-    instructions = workbook.active
-    instructions.title = INSTRUCTIONS_SHEET
-    data = workbook.create_sheet(DATA_SHEET)
-    lists = workbook.create_sheet(LISTS_SHEET)
-
     purpose = " ".join(str((contract.document.get("description") or {}).get("purpose", "")).split())
-    for text, bold in (
+    lines = [
         (f"{spec.name} — national upload template, Caribbean Migration Consultations", True),
         (purpose, False),
         (f"One row per: {contract.description}", False),
@@ -96,64 +84,34 @@ def build_workbook(spec: UploadDataset):
         ),
         (f"Contract {contract.table} version {contract.version}.", False),
         ("", False),
-    ):
-        instructions.append([text])
-        instructions.cell(instructions.max_row, 1).font = Font(bold=bold)
-    instructions.append(["Column", "Required", "What it holds", "What to enter", "Example"])
-    for cell in instructions[instructions.max_row]:
-        cell.font = Font(bold=True)
-    for column in columns:
-        examples = column.raw.get("examples") or [""]
-        instructions.append(
-            [
-                column.name,
-                "yes" if column.required else "no",
+    ]
+    columns = [
+        TemplateColumn(
+            header=column.name,
+            required=column.required,
+            instructions=(
                 column.description,
                 _what_to_enter(spec, column),
-                str(examples[0]),
-            ]
+                str((column.raw.get("examples") or [""])[0]),
+            ),
+            choices=()
+            if column.logical_type == "integer"
+            else tuple(cmc_iso3_codes())
+            if column.name == "country_iso3"
+            else allowed_values(spec, column.name),
+            whole_number=column.logical_type == "integer",
+            width=max(14, len(column.name) + 4),
         )
-    for letter, width in zip("ABCDE", (24, 10, 70, 50, 18), strict=True):
-        instructions.column_dimensions[letter].width = width
-    for row in instructions.iter_rows():
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-
-    data.append([c.name for c in columns])
-    for cell in data[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-    data.freeze_panes = "A2"
-    last = TEMPLATE_ROWS + 1
-    list_position = 0
-    for position, column in enumerate(columns):
-        letter = get_column_letter(position + 1)
-        data.column_dimensions[letter].width = max(14, len(column.name) + 4)
-        if column.logical_type == "integer":
-            validation = DataValidation(
-                type="whole",
-                operator="greaterThanOrEqual",
-                formula1="0",
-                allow_blank=True,
-                showErrorMessage=True,
-                errorTitle="Not a count",
-                error="Enter a whole number, 0 or more.",
-            )
-        else:
-            values = allowed_values(spec, column.name)
-            if column.name == "country_iso3":
-                from cmc_pipeline.lib.reference import cmc_iso3_codes
-
-                values = tuple(cmc_iso3_codes())
-            if not values:
-                continue
-            list_position += 1
-            validation = choice_list(lists, list_position, column.name, values, required=column.required)
-        validation.add(f"{letter}2:{letter}{last}")
-        data.add_data_validation(validation)
-    lists.sheet_state = "hidden"
-    workbook.active = 1
-    return workbook
+        for column in contract.columns
+    ]
+    return template_workbook(
+        lines=lines,
+        headings=("Column", "Required", "What it holds", "What to enter", "Example"),
+        instruction_widths=(24, 10, 70, 50, 18),
+        data_sheet=DATA_SHEET,
+        columns=columns,
+        list_rows=TEMPLATE_ROWS + 1,
+    )
 
 
 # One builder per dataset, named as ``lib/templates.py`` expects ("module:function").

@@ -31,8 +31,9 @@ def governance_need(
     (MGNA-2018, later MGI assessments): Migration Governance Framework domain, topic,
     finding, need, priority, MGI status score and where it is in the report.
 
-    From the governance-needs workbook (`cmc template governance_needs`), validated row by
-    row: CMC_GOVERNANCE_NEEDS_WORKBOOK names the analysts' workbook; without it the bundled
+    From the governance-needs workbook (`cmc template governance_needs`), read and checked
+    as a national upload is (the uploads' reader, the contract's rules, every problem with
+    its row and column): CMC_GOVERNANCE_NEEDS_WORKBOOK names the analysts' workbook; without it the bundled
     workbook of illustrative demonstration rows for the ten MGNA 2018 countries is loaded,
     and never over rows loaded from a real workbook.
     """

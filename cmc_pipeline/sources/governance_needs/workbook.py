@@ -6,9 +6,11 @@ their descriptions and the allowed values of the drop-down lists all come from t
 contract ``core.governance_need`` (properties with a ``workbookColumn``), so the template,
 the validation and the table cannot drift apart.
 
-Validation returns every problem at once as (row, column, value, expected), which is what
-a person needs to fix a workbook; it is deliberately small and specific to this workbook,
-so that it can later be replaced by the shared contract-driven engine.
+A workbook is read and checked the way a national upload is: the uploads' reader (CSV or
+XLSX, header found wherever it is, formulas and merged cells refused), a tidying step for
+what an analyst may type in another form (a country's name, a domain by its number),
+then the contract's rules in the shared engine, every problem reported at once with its
+row, column, value and what was expected, in the uploads' problem record.
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
+from cmc_pipeline.lib import quality
 from cmc_pipeline.lib.contracts import contract_for
-from cmc_pipeline.lib.quality.rules import ordered_reference_values
+from cmc_pipeline.lib.quality.rules import COLUMNS_MATCH_CONTRACT, ordered_reference_values
 from cmc_pipeline.lib.raw_store import land_bytes
 from cmc_pipeline.lib.reference import countries, fold_name, resolve_country
-from cmc_pipeline.lib.templates import choice_list
+from cmc_pipeline.lib.templates import TemplateColumn, template_workbook, workbook_bytes
+from cmc_pipeline.lib.uploads.checking import EXAMPLES_PER_RULE, READABLE_FILE, Problem, problems_from
+from cmc_pipeline.lib.uploads.reading import UploadReadError, read_upload
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.settings import REFERENCE_DIR
 from cmc_pipeline.sources import licence_statement
@@ -38,12 +42,8 @@ from cmc_pipeline.steps.load_report import LoadReport
 TABLE = "core.governance_need"
 DATASET = "governance_needs"
 DATA_SHEET = "Findings"
-INSTRUCTIONS_SHEET = "Instructions"
-LISTS_SHEET = "Lists"
 SNAPSHOT_API = "governance_workbook"  # manifest entries of bundled workbooks
 TEMPLATE_ROWS = 1000  # rows that carry the drop-down lists in a fresh template
-# Fixed timestamp inside generated workbooks, so the same content gives the same bytes.
-FIXED_TIMESTAMP = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -112,17 +112,28 @@ def domain_number(domain: str) -> int:
 
 def build_workbook(rows: list[dict] | None = None, *, note: str = ""):
     """An openpyxl workbook in the template's layout, optionally filled with ``rows``
-    (dicts keyed by workbook header). ``note`` is shown at the top of the instructions."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    columns = workbook_columns()
-    workbook = Workbook()
-    instructions = workbook.active
-    instructions.title = INSTRUCTIONS_SHEET
-    data = workbook.create_sheet(DATA_SHEET)
-    lists = workbook.create_sheet(LISTS_SHEET)
-
+    (dicts keyed by workbook header). ``note`` is shown at the top of the instructions.
+    Written by the templates' one workbook writer (``lib/templates.py``)."""
+    widths = {"finding": 60, "need": 50, "source_reference": 30, "topic": 24, "mgf_domain": 32}
+    columns = []
+    for column in workbook_columns():
+        # A country is picked by its name (its ISO3 code is understood too).
+        country = column.header == "country"
+        allowed = ("any CMC country name or ISO3 code",) if country else column.valid_values
+        choices = tuple(country_choices()) if country else column.valid_values
+        columns.append(
+            TemplateColumn(
+                header=column.header,
+                required=column.required,
+                instructions=(
+                    column.description,
+                    "; ".join(allowed) or (f"pattern {column.pattern}" if column.pattern else "free text"),
+                    column.example,
+                ),
+                choices=choices,
+                width=widths.get(column.header, 16),
+            )
+        )
     lines = [
         ("Governance needs workbook — Caribbean Migration Consultations", True),
         *([(note, True)] if note else []),
@@ -139,85 +150,15 @@ def build_workbook(rows: list[dict] | None = None, *, note: str = ""):
         ),
         ("", False),
     ]
-    for text, bold in lines:
-        instructions.append([text])
-        instructions.cell(instructions.max_row, 1).font = Font(bold=bold)
-    instructions.append(["Column", "Required", "What to enter", "Allowed values", "Example"])
-    for cell in instructions[instructions.max_row]:
-        cell.font = Font(bold=True)
-    for column in columns:
-        allowed = column.valid_values or (
-            ("any CMC country name or ISO3 code",) if column.header == "country" else ()
-        )
-        instructions.append(
-            [
-                column.header,
-                "yes" if column.required else "no",
-                column.description,
-                "; ".join(allowed) or (f"pattern {column.pattern}" if column.pattern else "free text"),
-                column.example,
-            ]
-        )
-    for letter, width in zip("ABCDE", (18, 10, 80, 50, 22), strict=True):
-        instructions.column_dimensions[letter].width = width
-    for row in instructions.iter_rows():
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-
-    data.append([c.header for c in columns])
-    header_fill = PatternFill("solid", fgColor="DDEBF7")
-    for cell in data[1]:
-        cell.font = Font(bold=True)
-        cell.fill = header_fill
-    data.freeze_panes = "A2"
-    widths = {"finding": 60, "need": 50, "source_reference": 30, "topic": 24, "mgf_domain": 32}
-    for position, column in enumerate(columns):
-        data.column_dimensions[_letter(position)].width = widths.get(column.header, 16)
-    for row in rows or ():
-        data.append([row.get(c.header) for c in columns])
-
-    choices = {"country": country_choices()} | {
-        c.header: list(c.valid_values) for c in columns if c.valid_values
-    }
-    last_row = max(TEMPLATE_ROWS, data.max_row)
-    for list_position, (header, values) in enumerate(choices.items()):
-        data_letter = _letter([c.header for c in columns].index(header))
-        validation = choice_list(lists, list_position + 1, header, values, required=_column(header).required)
-        validation.add(f"{data_letter}2:{data_letter}{last_row}")
-        data.add_data_validation(validation)
-    lists.sheet_state = "hidden"
-    workbook.active = 1
-    return workbook
-
-
-def _letter(position: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(position + 1)
-
-
-def workbook_bytes(workbook) -> bytes:
-    """The workbook as .xlsx bytes that depend only on its content (no save time inside),
-    so a regenerated file is byte-identical and keeps its sha256 in the raw store."""
-    workbook.properties.creator = "cmc-pipeline"
-    workbook.properties.created = FIXED_TIMESTAMP.replace(tzinfo=None)
-    saved = io.BytesIO()
-    workbook.save(saved)
-    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = io.BytesIO()
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
-                    content,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=(2026, 11, 24, 0, 0, 0))
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(entry, content)
-    return out.getvalue()
+    return template_workbook(
+        lines=lines,
+        headings=("Column", "Required", "What to enter", "Allowed values", "Example"),
+        instruction_widths=(18, 10, 80, 50, 22),
+        data_sheet=DATA_SHEET,
+        columns=columns,
+        list_rows=TEMPLATE_ROWS,
+        rows=rows or (),
+    )
 
 
 def template_bytes(file_format: str = "xlsx") -> bytes:
@@ -230,154 +171,110 @@ def template_bytes(file_format: str = "xlsx") -> bytes:
     return workbook_bytes(build_workbook())
 
 
-# --- reading and validation -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing to fix: where (row, column), what is there, and what was expected."""
-
-    row: int | None
-    column: str | None
-    value: str
-    expected: str
-
-    def describe(self, where: str) -> str:
-        place = where
-        if self.row is not None:
-            place += f", row {self.row}"
-        if self.column is not None:
-            place += f", column {self.column!r}"
-        return f"{place}: {self.value!r} — expected {self.expected}"
+# --- reading and checking: the national uploads' reader, problem record and rules ------
 
 
 class GovernanceWorkbookError(ValueError):
-    """The workbook cannot be loaded; ``problems`` lists everything to fix."""
+    """The workbook cannot be loaded; ``problems`` lists everything to fix, as the national
+    uploads' checks list theirs (``lib/uploads/checking.Problem``)."""
 
     def __init__(self, where: str, problems: list[Problem]):
         self.where, self.problems = where, problems
         shown = problems[:50]
-        lines = [p.describe(where) for p in shown]
+        lines = [p.describe() for p in shown]
         if len(problems) > len(shown):
             lines.append(f"… and {len(problems) - len(shown)} more problems")
         super().__init__(f"{len(problems)} problem(s) in {where}:\n  " + "\n  ".join(lines))
 
 
-def read_rows(body: bytes, file_name: str) -> tuple[list[str], list[tuple[int, dict[str, str]]], str]:
-    """(headers, [(row number, {header: text})], where) of a workbook or CSV file.
+@dataclass
+class CheckedWorkbook:
+    """A workbook read and checked: its rows in the table's columns (tidied, with the row
+    each came from) when every rule passed, and every problem otherwise."""
 
-    Raises GovernanceWorkbookError when the file cannot be read at all.
-    """
-    if file_name.lower().endswith(".csv"):
-        where = file_name
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise GovernanceWorkbookError(
-                where, [Problem(None, None, file_name, "a CSV file in UTF-8 text")]
-            ) from None
-        table = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text)), start=1)]
-    else:
-        where = f"{file_name}, sheet {DATA_SHEET!r}"
-        table = _xlsx_rows(body, file_name)
-    if not table:
-        raise GovernanceWorkbookError(where, [Problem(1, None, "", "a header row naming the columns")])
-    headers = [_clean(v) for v in table[0][1]]
-    while headers and not headers[-1]:
-        headers.pop()
-    rows = []
-    for number, values in table[1:]:
-        texts = [_clean(v) for v in values]
-        if not any(texts):
-            continue
-        rows.append((number, {h: (texts[i] if i < len(texts) else "") for i, h in enumerate(headers) if h}))
-    return headers, rows, where
+    where: str
+    rows: pd.DataFrame
+    problems: list[Problem]
 
 
-def _xlsx_rows(body: bytes, file_name: str) -> list[tuple[int, tuple]]:
-    from openpyxl import load_workbook
-
+def read_and_check(path: Path, display_name: str | None = None) -> CheckedWorkbook:
+    """Read a workbook (or its CSV export) with the national uploads' reader, tidy what an
+    analyst may type in another form (a country's name, a domain by its number, any
+    capitalisation), and check the rows against the rules of ``core.governance_need``'s
+    contract with the same engine and problem record as an upload. Raises
+    GovernanceWorkbookError when the file cannot be read as a table at all."""
+    name = display_name or Path(path).name
+    headers = [c.header for c in workbook_columns()]
     try:
-        workbook = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise GovernanceWorkbookError(
-            file_name,
-            [Problem(None, None, file_name, f"an .xlsx workbook saved by Excel or LibreOffice ({exc})")],
-        ) from exc
-    try:
-        if DATA_SHEET not in workbook.sheetnames:
-            raise GovernanceWorkbookError(
-                file_name,
-                [Problem(None, None, ", ".join(workbook.sheetnames), f"a sheet named {DATA_SHEET!r}")],
-            )
-        return list(enumerate(workbook[DATA_SHEET].iter_rows(values_only=True), start=1))
-    finally:
-        workbook.close()
+        table = read_upload(path, expected_columns=headers, allow_footnotes=True, display_name=name)
+    except UploadReadError as exc:
+        problems = [
+            Problem(READABLE_FILE, "error", p.get("row"), p.get("column"), p.get("value"), p["message"])
+            for p in exc.problems
+        ]  # as an upload's reader reports them
+        raise GovernanceWorkbookError(name, problems) from exc
+    where = name if table.file_format == "csv" else f"{name}, sheet {table.sheet!r}"
+    found = [c for c in table.rows.column_names if c != "source_row_number"]
+    problems = [
+        Problem(COLUMNS_MATCH_CONTRACT, "error", table.header_row, h, "", f"a column named {h!r}")
+        for h in headers
+        if h not in found
+    ] + [
+        Problem(
+            COLUMNS_MATCH_CONTRACT,
+            "error",
+            table.header_row,
+            h,
+            h,
+            f"only the template's columns: {', '.join(headers)}",
+        )
+        for h in found
+        if h not in headers
+    ]
+    if problems:
+        return CheckedWorkbook(where, pd.DataFrame(), problems)
+    rows = _tidy(table.rows.to_pandas())
+    run = quality.validate(
+        rows, _workbook_contract(), engine="duckdb", examples=EXAMPLES_PER_RULE, partition_column=None
+    )
+    problems, _ = problems_from(run, {c.table_column: c.header for c in workbook_columns()})
+    return CheckedWorkbook(where, rows if run.passed else rows.iloc[0:0], problems)
+
+
+def _unreadable(value: str, expected: str) -> Problem:
+    return Problem(READABLE_FILE, "error", None, None, value, expected)
+
+
+def _workbook_contract():
+    """The table's contract as far as a workbook fills it: its columns and the row each
+    came from (the pipeline adds the rest), with every rule on them."""
+    contract = contract_for(TABLE)
+    keep = {c.table_column for c in workbook_columns()} | {"source_row_number"}
+    return replace(contract, columns=tuple(c for c in contract.columns if c.name in keep))
+
+
+def _tidy(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells as the table writes them; anything not understood is left as typed, for
+    the rules to report with its row and column."""
+    rows = pd.DataFrame({"source_row_number": cells["source_row_number"]})
+    for column in workbook_columns():
+        texts = cells[column.header].map(_clean)
+        rows[column.table_column] = texts.map(lambda text, c=column: _tidy_value(c, text) if text else None)
+    return rows
+
+
+def _tidy_value(column: WorkbookColumn, text: str) -> str:
+    if column.header == "country":
+        return resolve_country(text) or text
+    if column.header == "mgf_domain":
+        return _domain(text, column.valid_values) or text
+    if column.valid_values:
+        return {fold_name(v): v for v in column.valid_values}.get(fold_name(text), text)
+    return text
 
 
 def _clean(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return " ".join(str(value).split())
-
-
-def validate(headers: list[str], rows: list[tuple[int, dict[str, str]]]) -> tuple[list[dict], list[Problem]]:
-    """Rows ready for the table (keyed by table column) and every problem found."""
-    columns = workbook_columns()
-    problems: list[Problem] = []
-    known = {c.header for c in columns}
-    for column in columns:
-        if column.header not in headers:
-            problems.append(Problem(1, column.header, "", f"a column named {column.header!r} in row 1"))
-    for header in headers:
-        if header and header not in known:
-            problems.append(
-                Problem(
-                    1, header, header, f"only the template's columns: {', '.join(c.header for c in columns)}"
-                )
-            )
-    if problems:
-        return [], problems
-    if not rows:
-        return [], [Problem(2, None, "", "at least one finding (row 2 onwards)")]
-
-    checked = []
-    for number, row in rows:
-        before = len(problems)
-        values = {}
-        for column in columns:
-            text = row.get(column.header, "")
-            value, expected = _check(column, text)
-            if expected:
-                problems.append(Problem(number, column.header, text, expected))
-            values[column.table_column] = value
-        if len(problems) == before:
-            values["mgf_domain_number"] = domain_number(values["mgf_domain"])
-            values["source_row_number"] = number
-            checked.append(values)
-    return checked, problems
-
-
-def _check(column: WorkbookColumn, text: str) -> tuple[str | None, str | None]:
-    """(value to store, None) or (None, what was expected)."""
-    if not text:
-        return (None, "a value (this column is required)") if column.required else (None, None)
-    if column.header == "country":
-        iso3 = resolve_country(text)
-        return (iso3, None) if iso3 else (None, "a CMC country name or ISO3 code, e.g. Jamaica or JAM")
-    if column.header == "mgf_domain":
-        domain = _domain(text, column.valid_values)
-        return (domain, None) if domain else (None, "one of: " + "; ".join(column.valid_values))
-    if column.valid_values:
-        by_fold = {fold_name(v): v for v in column.valid_values}
-        if fold_name(text) in by_fold:
-            return by_fold[fold_name(text)], None
-        return None, "one of: " + "; ".join(column.valid_values)
-    if column.pattern and not re.fullmatch(column.pattern, text):
-        return None, f"text like {column.example!r} (pattern {column.pattern})"
-    return text, None
+    return " ".join(str(value or "").split())
 
 
 def _domain(text: str, domains: tuple[str, ...]) -> str | None:
@@ -419,12 +316,13 @@ def load_workbook_into_warehouse(
             **provenance,
         },
     )
-    headers, rows, where = read_rows(body, file_name)
-    checked, problems = validate(headers, rows)
-    if problems:
-        raise GovernanceWorkbookError(where, problems)
+    # The landed copy is what is read and checked, as for a national upload.
+    checked = read_and_check(landed.path, file_name)
+    if checked.problems:
+        raise GovernanceWorkbookError(checked.where, checked.problems)
 
-    frame = pd.DataFrame(checked).assign(
+    frame = checked.rows.assign(
+        mgf_domain_number=checked.rows["mgf_domain"].map(domain_number),
         workbook_file=file_name,
         raw_sha256=landed.sha256,
         demonstration_data=demonstration,
@@ -473,9 +371,7 @@ def load_configured_workbook(workbook: str, warehouse: Warehouse, raw_root: Path
     if workbook:
         path = Path(workbook)
         if not path.is_file():
-            raise GovernanceWorkbookError(
-                str(path), [Problem(None, None, str(path), "an existing workbook file")]
-            )
+            raise GovernanceWorkbookError(str(path), [_unreadable(str(path), "an existing workbook file")])
         return load_workbook_into_warehouse(
             path.read_bytes(),
             path.name,
@@ -487,9 +383,8 @@ def load_configured_workbook(workbook: str, warehouse: Warehouse, raw_root: Path
     store = snapshots or SnapshotStore()
     entries = [e for e in store.entries() if e.api == SNAPSHOT_API]
     if not entries:
-        raise GovernanceWorkbookError(
-            "the snapshots", [Problem(None, None, "", "a bundled governance-needs workbook in manifest.json")]
-        )
+        expected = "a bundled governance-needs workbook in manifest.json"
+        raise GovernanceWorkbookError("the snapshots", [_unreadable("", expected)])
     entry = entries[0]
     return load_workbook_into_warehouse(
         store.read(entry),
