@@ -124,3 +124,29 @@ def test_the_great_expectations_result_is_readable_beside_the_check(built_wareho
     expectations = shown[0].metadata["great_expectations"].value["expectations"]
     assert expectations[0]["expectation"].startswith("expect_column_values_to")
     assert {"success", "element_count", "unexpected_count", "column"} <= set(expectations[0])
+
+
+def test_each_countrys_status_of_a_check_is_what_the_partitions_tab_shows(built_warehouse):
+    """A check's status per country, as the UI's Partitions tab reads it (the same state
+    its GraphQL resolves): the countries a rule failed for and those it passed for, with
+    none left out; before, every country read as missing."""
+    from pathlib import Path
+
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus
+    from dagster._core.storage.asset_check_state import AssetCheckState, bulk_update_asset_check_state
+
+    from cmc_pipeline.defs.partitions import country_partitions
+    from cmc_pipeline.lib.reference import cmc_iso3_codes
+
+    warehouse, outcome = built_warehouse
+    failed_for = {c.partition for c in outcome.checks if c.check == "year_on_year_jump" and not c.passed}
+    assert failed_for  # the bundled figures have jumps the rule warns about
+    key = dg.AssetCheckKey(dg.AssetKey(["core", "fact_observation"]), "year_on_year_jump")
+    home = Path(warehouse.url).parent.parent / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        state = bulk_update_asset_check_state(
+            instance, [(key, country_partitions)], {key: AssetCheckState.empty()}
+        )[key]
+    status = {s: set(subset.subset_value.get_partition_keys()) for s, subset in state.subsets.items()}
+    assert status[AssetCheckExecutionResolvedStatus.FAILED] == failed_for
+    assert status[AssetCheckExecutionResolvedStatus.SUCCEEDED] == set(cmc_iso3_codes()) - failed_for

@@ -1,6 +1,6 @@
 """What a data engineer sees in the Dagster UI after `cmc build` (`make dev`): the build's
-run on the build_warehouse job's page, read by the real webserver over GraphQL from the
-local SQLite run history."""
+run on the build_warehouse job's page, and each check's status per country, read by the
+real webserver over GraphQL from the local SQLite run history."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ JOB_RUNS = """{ pipelineOrError(params: {repositoryLocationName: "cmc_pipeline",
   ... on Pipeline { runs(limit: 5) { runId status } } ... on PythonError { message } } }"""
 FRESHNESS = """{ assetNodeOrError(assetKey: {path: ["core", "fact_observation"]}) {
   ... on AssetNode { assetChecksOrError { ... on AssetChecks { checks { name
-  executionForLatestMaterialization { runId status } } } } } } }"""
+  executionForLatestMaterialization { runId status }
+  partitionStatuses { ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions } }
+  } } } } } }"""
 
 
 @pytest.mark.slow
@@ -66,6 +68,11 @@ def test_the_build_run_is_on_its_job_page_and_freshness_is_evaluated(tmp_path: P
         freshness = next(c for c in node if c["name"] == "freshness")
         # evaluated (not "Not evaluated"): only Jamaica was built, so the others are overdue
         assert freshness["executionForLatestMaterialization"]["status"] == "FAILED"
+        # Each contract rule's status per country, as the check's Partitions tab shows it:
+        # Jamaica, the country built, has one; no other country has.
+        for check in (c for c in node if c["name"] != "freshness"):
+            statuses = check["partitionStatuses"]
+            assert statuses["succeededPartitions"] + statuses["failedPartitions"] == ["JAM"], check
     finally:
         webserver.terminate()
         webserver.wait(timeout=30)

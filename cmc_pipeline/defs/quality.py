@@ -11,7 +11,7 @@ few offending rows and a link to the Great Expectations validation result.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
@@ -58,13 +58,65 @@ def materialized_with_checks(context: dg.AssetExecutionContext, report: LoadRepo
     yield from check_events(context, report)
 
 
+def on_latest_materialization(
+    context: dg.AssetExecutionContext, evaluations: Iterable[dg.AssetCheckEvaluation]
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """Each evaluation tied to the materialization it checked (of its partition, if any):
+    the UI counts a check's status for a partition only while it refers to that
+    partition's latest materialization, so a partition's status (the Partitions tab, the
+    worst of a batch) shows only when this is set. Dagster sets it for an
+    ``AssetCheckResult``; an ``AssetCheckEvaluation`` naming its partition must carry it.
+    One query per asset, after the step has written its materializations."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+    from dagster._core.storage.event_log.base import AssetRecordsFilter
+    from dagster_shared.record import copy
+
+    latest: dict[dg.AssetKey, dict] = {}
+    for item in evaluations:
+        if not isinstance(item, dg.AssetCheckEvaluation):
+            yield item
+            continue
+        if item.asset_key not in latest:
+            partitions = (
+                context.partition_keys if context.has_partition_key_range or context.has_partition_key else []
+            )
+            found = context.instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=item.asset_key, asset_partitions=partitions or None),
+                limit=max(1, 2 * len(partitions)),
+            ).records
+            by_partition: dict = {}
+            for record in found:  # newest first: keep each partition's latest
+                partition = record.event_log_entry.asset_materialization.partition
+                by_partition.setdefault(partition, record)
+            latest[item.asset_key] = by_partition
+        record = latest[item.asset_key].get(item.partition) or (
+            next(iter(latest[item.asset_key].values()), None) if item.partition is None else None
+        )
+        if record is None:
+            yield item
+            continue
+        target = AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=record.event_log_entry.run_id, timestamp=record.timestamp
+        )
+        yield copy(item, target_materialization_data=target)
+
+
 def check_events(
     context: dg.AssetExecutionContext, report: LoadReport, asset_key: dg.AssetKey | None = None
 ) -> Iterator:
     """The check outputs Dagster expects from the step, then every rule's evaluation per
     partition (an ``AssetCheckResult`` cannot name its partition in a multi-partition run,
-    an ``AssetCheckEvaluation`` can). ``asset_key`` names the table in a step that writes
-    several."""
+    an ``AssetCheckEvaluation`` can), each tied to the materialization it checked.
+    ``asset_key`` names the table in a step that writes several; the step yields its
+    materializations first."""
+    yield from on_latest_materialization(context, _check_events(context, report, asset_key))
+
+
+def _check_events(
+    context: dg.AssetExecutionContext, report: LoadReport, asset_key: dg.AssetKey | None
+) -> Iterator:
     asset_key = asset_key or context.asset_key
     selected = {key.name for key in context.selected_asset_check_keys if key.asset_key == asset_key}
     for key in context.selected_asset_check_keys:

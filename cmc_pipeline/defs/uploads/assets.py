@@ -18,7 +18,7 @@ from cmc_pipeline import settings
 from cmc_pipeline.defs.automation.freshness import FRESHNESS_CHECKS
 from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
-from cmc_pipeline.defs.quality import check_specs_for, evaluation
+from cmc_pipeline.defs.quality import check_specs_for, evaluation, on_latest_materialization
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.lib.quality import offences_table
 from cmc_pipeline.lib.uploads import loading
@@ -154,15 +154,17 @@ def build_upload_assets(dataset: str) -> dg.AssetsDefinition:
             )
         for key in context.selected_asset_check_keys:
             yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
-        for outcome in outcomes:
-            yield from _check_evaluations(history, current, outcome)
         refused = [o for o in outcomes if o.status == "rejected"]
+        if not refused:
+            for outcome in outcomes:
+                context.log.info(outcome.message())
+            for key, table in ((history, spec.history_table), (current, spec.current_table)):
+                yield _materialization(key, table, outcomes, context.partition_keys)
+        # After the materializations, so each evaluation refers to the one it checked.
+        evaluations = [e for outcome in outcomes for e in _check_evaluations(history, current, outcome)]
+        yield from on_latest_materialization(context, evaluations)
         if refused:
             raise _failure(refused[0])
-        for outcome in outcomes:
-            context.log.info(outcome.message())
-        for key, table in ((history, spec.history_table), (current, spec.current_table)):
-            yield _materialization(key, table, outcomes, context.partition_keys)
 
     return load_upload
 

@@ -6,7 +6,7 @@ import dagster as dg
 
 from cmc_pipeline.defs.metadata import definition_metadata
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL
-from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks
+from cmc_pipeline.defs.quality import contract_checks, materialized_with_checks, on_latest_materialization
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.sources.missing_migrants import load
 from cmc_pipeline.sources.missing_migrants.resource import MissingMigrantsResource
@@ -68,13 +68,18 @@ def migrant_incident(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     report = load.build_migrant_incidents(warehouse.get())
     yield from materialized_with_checks(context, report)
     unmapped = report.unmapped
-    yield dg.AssetCheckEvaluation(
-        asset_key=context.asset_key,
-        check_name=EVERY_VALUE_MAPPED,
-        passed=unmapped is None or unmapped.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "slices_held_back": report.held_back,
-            "values": dg.MetadataValue.md(describe(unmapped) if report.held_back else "none"),
-        },
+    yield from on_latest_materialization(
+        context,
+        [
+            dg.AssetCheckEvaluation(
+                asset_key=context.asset_key,
+                check_name=EVERY_VALUE_MAPPED,
+                passed=unmapped is None or unmapped.empty,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "slices_held_back": report.held_back,
+                    "values": dg.MetadataValue.md(describe(unmapped) if report.held_back else "none"),
+                },
+            )
+        ],
     )
