@@ -150,3 +150,26 @@ def test_each_countrys_status_of_a_check_is_what_the_partitions_tab_shows(built_
     status = {s: set(subset.subset_value.get_partition_keys()) for s, subset in state.subsets.items()}
     assert status[AssetCheckExecutionResolvedStatus.FAILED] == failed_for
     assert status[AssetCheckExecutionResolvedStatus.SUCCEEDED] == set(cmc_iso3_codes()) - failed_for
+
+
+def test_offending_rows_show_each_codes_label_beside_it():
+    """An offending row as the check shows it: each value under its column, a code with its
+    label from the contract's code list (ILO's for sex), the number as it is."""
+    from cmc_pipeline.defs.quality import evaluation
+    from cmc_pipeline.lib.quality import Offence, RuleResult, ValidationRun
+    from cmc_pipeline.steps.load_report import LoadReport
+
+    contract = contract_for("core.fact_observation")
+    rule = next(r for r in rules_for(contract) if r.id == "year_on_year_jump")
+    offence = Offence("JAM", None, None, {"sex": "SEX_F", "period": "2019", "value": 1234.5}, "no jump")
+    result = RuleResult(rule, "JAM", rows_checked=40, failing_rows=1, examples=[offence])
+    run = ValidationRun(contract.table, contract.version, [result], rows_checked=40)
+    shown = (
+        evaluation(
+            dg.AssetKey(["core", "fact_observation"]), result, LoadReport(contract.table, validation=run)
+        )
+        .metadata["offending_rows"]
+        .value
+    )
+    assert shown.splitlines()[0] == "| line | sex | period | value | expected |"
+    assert shown.splitlines()[2] == "|  | SEX_F (Female) | 2019 | 1234.5 | no jump |"

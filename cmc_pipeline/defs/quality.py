@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator
+from functools import cache
 
 import dagster as dg
 
@@ -200,7 +201,9 @@ def evaluation(asset_key: dg.AssetKey, result: RuleResult, report: LoadReport) -
         "contract_version": run.contract_version,
     }
     if result.examples:
-        metadata["offending_rows"] = dg.MetadataValue.md(offences_table(result.examples))
+        metadata["offending_rows"] = dg.MetadataValue.md(
+            offences_table(result.examples, labels=code_labels(result.rule.table))
+        )
         metadata["first_offending_row"] = result.examples[0].describe()
     if result.note:
         metadata["note"] = result.note
@@ -249,7 +252,9 @@ def combined_evaluation(
         )
     examples = [o for r in failed for o in r.examples][:20]
     if examples:
-        metadata["offending_rows"] = dg.MetadataValue.md(offences_table(examples, partition_label="country"))
+        metadata["offending_rows"] = dg.MetadataValue.md(
+            offences_table(examples, partition_label="country", labels=code_labels(rule.table))
+        )
         metadata["first_offending_row"] = f"{failed[0].partition or ''} {examples[0].describe()}".strip()
     notes = sorted({r.note for r in results if r.note})
     if notes:
@@ -267,6 +272,14 @@ def combined_evaluation(
         ),
         metadata=metadata,
     )
+
+
+@cache
+def code_labels(table: str) -> dict[str, dict[str, str]]:
+    """Column → code → label for the table's coded columns (its contract's code lists)."""
+    from cmc_pipeline.lib.labels import column_labels
+
+    return column_labels(contract_for(table))
 
 
 def great_expectations_metadata(run, rule_id: str) -> dict:

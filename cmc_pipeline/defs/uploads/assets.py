@@ -18,7 +18,7 @@ from cmc_pipeline import settings
 from cmc_pipeline.defs.automation.freshness import FRESHNESS_CHECKS
 from cmc_pipeline.defs.metadata import definition_metadata, materialize_result
 from cmc_pipeline.defs.partitions import WAREHOUSE_POOL, batched_backfill, country_partitions
-from cmc_pipeline.defs.quality import check_specs_for, evaluation, on_latest_materialization
+from cmc_pipeline.defs.quality import check_specs_for, code_labels, evaluation, on_latest_materialization
 from cmc_pipeline.defs.resources import RawStoreResource, WarehouseResource
 from cmc_pipeline.lib.quality import offences_table
 from cmc_pipeline.lib.uploads import loading
@@ -64,7 +64,8 @@ def _failure(outcome: loading.UploadOutcome) -> dg.Failure:
         metadata["moved_to"] = dg.MetadataValue.path(str(outcome.folder))
     if outcome.check is not None and outcome.check.errors:
         first = outcome.check.errors[:10]
-        metadata["offending_rows"] = dg.MetadataValue.md(offences_table(_as_offences(first)))
+        labels = code_labels(upload_dataset(outcome.dataset).history_table)
+        metadata["offending_rows"] = dg.MetadataValue.md(offences_table(_as_offences(first), labels=labels))
     return dg.Failure(description=outcome.message(), metadata=metadata)
 
 

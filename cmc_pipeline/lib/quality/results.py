@@ -114,11 +114,24 @@ class ValidationRun:
         return lines
 
 
-def offences_table(offences: Iterable[Offence], *, partition_label: str | None = None) -> str:
+def offences_table(
+    offences: Iterable[Offence],
+    *,
+    partition_label: str | None = None,
+    labels: dict[str, dict[str, str]] | None = None,
+) -> str:
     """A markdown table of offending rows, for Dagster metadata: the line, then one column
     per value the rule shows (a rule over several columns, or an aggregate, shows each of
     its columns under its own name rather than as one record), then what was expected.
-    ``partition_label`` adds the partition (e.g. "country") as the first column."""
+    ``partition_label`` adds the partition (e.g. "country") as the first column; ``labels``
+    (column → code → label, from the contract's code lists) puts each code's label beside it."""
+    labels = labels or {}
+
+    def cell(column: str | None, value) -> str:
+        text = _cell(value)
+        label = labels.get(column or "", {}).get(text)
+        return f"{text} ({label})" if label else text
+
     rows = list(offences)
     if not rows:
         return ""
@@ -131,9 +144,9 @@ def offences_table(offences: Iterable[Offence], *, partition_label: str | None =
         cells = [o.partition or ""] if partition_label else []
         cells.append("" if o.row is None else o.row)
         if single:
-            cells += [o.column or "", "" if isinstance(o.value, dict) else _cell(o.value)]
+            cells += [o.column or "", "" if isinstance(o.value, dict) else cell(o.column, o.value)]
         values = o.value if isinstance(o.value, dict) else {}
-        cells += [_cell(values[k]) if k in values else "" for k in named]
+        cells += [cell(k, values[k]) if k in values else "" for k in named]
         cells.append(o.expected)
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
