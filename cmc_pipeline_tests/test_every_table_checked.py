@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from cmc_pipeline.lib.contracts import all_contracts, contract_for
@@ -173,3 +174,39 @@ def test_offending_rows_show_each_codes_label_beside_it():
     )
     assert shown.splitlines()[0] == "| line | sex | period | value | expected |"
     assert shown.splitlines()[2] == "|  | SEX_F (Female) | 2019 | 1234.5 | no jump |"
+
+
+def test_the_current_tables_rules_run_on_the_rows_as_stored_without_a_second_pass():
+    """An upload's rows as stored are the file's rows (checked against the file's contract)
+    plus the pipeline's columns, one value each: the current table's rules take the file
+    check's results and check the added values, so a missing one fails for every row."""
+    import pyarrow as pa
+
+    from cmc_pipeline.lib.uploads.checking import check_file
+    from cmc_pipeline.lib.uploads.datasets import upload_dataset
+    from cmc_pipeline.lib.uploads.loading import stored_rows_check
+    from cmc_pipeline.settings import SNAPSHOT_DIR
+
+    spec = upload_dataset("work_permits")
+    check = check_file(SNAPSHOT_DIR / "uploads" / "JAM__work_permits__demonstration.csv", "work_permits")
+    typed = check.typed_rows()
+
+    def stored(sha256) -> pa.Table:
+        n = typed.num_rows
+        return (
+            typed.append_column("upload_id", pa.array(["JAM-1"] * n))
+            .append_column("raw_sha256", pa.array([sha256] * n, pa.string()))
+            .append_column("demonstration_data", pa.array([True] * n))
+            .append_column("loaded_at", pa.array([pd.Timestamp("2026-12-01", tz="UTC")] * n))
+        )
+
+    good = stored_rows_check(check.validation, stored("0" * 64), spec, "JAM")
+    assert good.passed and {r.rule.id for r in good.results} == {
+        r.id for r in rules_for(contract_for(spec.current_table))
+    }
+    assert {(r.partition, r.rows_checked) for r in good.results} == {("JAM", typed.num_rows)}
+
+    missing = stored_rows_check(check.validation, stored(None), spec, "JAM")
+    (failed,) = missing.failures()
+    assert (failed.rule.id, failed.failing_rows) == ("required_values_present", typed.num_rows)
+    assert failed.examples[0].column == "raw_sha256"
