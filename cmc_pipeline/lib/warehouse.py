@@ -428,6 +428,17 @@ class Warehouse:
         frame = self.query(f"SELECT * FROM {table} {where}", params)
         return conform_to_contract(frame[contract.column_names], contract)
 
+    def distinct_values(
+        self, table: str, column: str, slice_filter: Mapping[str, Sequence[str] | Years]
+    ) -> set:
+        """The values ``column`` takes in the rows matching ``slice_filter`` (none when the
+        table does not exist yet), without reading the rows themselves."""
+        if not self.table_exists(table):
+            return set()
+        where, params = _where_clause(slice_filter, self.backend)
+        found = self.query(f'SELECT DISTINCT "{column}" AS value FROM {table} {where}', params)
+        return set(found["value"].dropna())
+
 
 def _all_match(rows: pd.DataFrame | pa.Table, column: str, values: Sequence[str] | Years) -> bool:
     """Whether every row's ``column`` lies in the slice being replaced."""

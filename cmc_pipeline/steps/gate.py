@@ -114,9 +114,8 @@ def validate_and_replace(
         return validate_and_save(
             warehouse, table, [frame], report, batch=None, slice_for=lambda _: within, engine=engine
         )
-    warehouse.ensure_tables([contract_for(table)])
-    before = warehouse.read_slice(table, within) if warehouse.table_exists(table) else frame.iloc[0:0]
-    batch = sorted(set(frame[by].dropna()) | set(before[by].dropna()))
+    warehouse.ensure_tables([contract_for(table)])  # compared with its contract before it is read
+    batch = sorted(set(frame[by].dropna()) | warehouse.distinct_values(table, by, within))
     promoted = validate_and_save(
         warehouse,
         table,

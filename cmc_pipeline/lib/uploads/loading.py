@@ -17,7 +17,6 @@ The same bytes sent again are recognised by their sha256 and not loaded twice.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -273,13 +272,15 @@ def stored_rows_check(
         rows.select([c.name for c in added]).slice(0, 1), replace(contract, columns=added), engine="duckdb"
     )
     shared = {r.rule.id: r for r in file_run.results}
-    own_rules = [r for r in quality.rules_for(contract) if r.id not in shared]
-    own_run = quality.validate(rows, contract, engine="duckdb") if own_rules else None
+    rules = quality.rules_for(contract)
+    own_run = (
+        quality.validate(rows, contract, engine="duckdb") if any(r.id not in shared for r in rules) else None
+    )
     results = []
-    for rule in quality.rules_for(contract):
+    for rule in rules:
         if rule.id not in shared:
             result = next(r for r in own_run.results if r.rule.id == rule.id)
-            results.append(dataclasses.replace(result, partition=country))
+            results.append(replace(result, partition=country))
             continue
         from_file = shared[rule.id]
         from_added = next((r for r in added_run.results if r.rule.id == rule.id), None)

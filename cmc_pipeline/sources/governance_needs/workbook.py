@@ -258,19 +258,22 @@ def _tidy(cells: pd.DataFrame) -> pd.DataFrame:
     the rules to report with its row and column."""
     rows = pd.DataFrame({"source_row_number": cells["source_row_number"]})
     for column in workbook_columns():
+        tidy = _tidier(column)
         texts = cells[column.header].map(_clean)
-        rows[column.table_column] = texts.map(lambda text, c=column: _tidy_value(c, text) if text else None)
+        rows[column.table_column] = texts.map(lambda text, tidy=tidy: tidy(text) if text else None)
     return rows
 
 
-def _tidy_value(column: WorkbookColumn, text: str) -> str:
+def _tidier(column: WorkbookColumn):
+    """How a column's text becomes what the table writes (as typed when not understood)."""
     if column.header == "country":
-        return resolve_country(text) or text
+        return lambda text: resolve_country(text) or text
     if column.header == "mgf_domain":
-        return _domain(text, column.valid_values) or text
+        return lambda text: _domain(text, column.valid_values) or text
     if column.valid_values:
-        return {fold_name(v): v for v in column.valid_values}.get(fold_name(text), text)
-    return text
+        by_fold = {fold_name(v): v for v in column.valid_values}
+        return lambda text: by_fold.get(fold_name(text), text)
+    return lambda text: text
 
 
 def _clean(value) -> str:
