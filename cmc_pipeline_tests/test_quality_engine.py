@@ -122,3 +122,60 @@ def test_partitions_are_judged_separately_and_a_collapsed_load_warns():
     )
     assert run.blocked_partitions == ["BRB"]
     assert [r.rows_checked for r in run.for_rule("programme_code_known")] == [4, 2, 0]
+
+
+def test_great_expectations_reuses_its_outcome_for_rows_it_already_validated(tmp_path):
+    """A rebuild from unchanged sources validates the same rows again: Great Expectations'
+    outcome is kept under a digest of the rows and the suite and taken again, naming the
+    result file it came from; rows that differ are validated anew."""
+    first_file, second_file = tmp_path / "first.json", tmp_path / "second.json"
+    first = quality.validate(
+        work_permits_file(), WORK_PERMITS, engine="great_expectations", great_expectations_result=first_file
+    )
+    again = quality.validate(
+        work_permits_file(), WORK_PERMITS, engine="great_expectations", great_expectations_result=second_file
+    )
+
+    def found(run):
+        return {
+            (r.rule.id, r.partition): (r.failing_rows, [o.describe() for o in r.examples])
+            for r in run.results
+        }
+
+    assert found(again) == found(first)
+    assert again.great_expectations_summary == first.great_expectations_summary
+    assert again.great_expectations_result == first_file and not second_file.exists()
+    assert first.great_expectations_summary["sex_code_known"][0]["result_file"] == "first.json"
+
+    changed = work_permits_file()
+    changed.loc[3, "sex"] = "SEX_Y"
+    anew = quality.validate(
+        changed, WORK_PERMITS, engine="great_expectations", great_expectations_result=second_file
+    )
+    assert anew.great_expectations_result == second_file and second_file.exists()
+    assert [o.value for o in anew.for_rule("sex_code_known")[0].examples] == ["SEX_Y"]
+
+    first_file.unlink()  # a result file removed (say, by a clean-up): validated again
+    third_file = tmp_path / "third.json"
+    rerun = quality.validate(
+        work_permits_file(), WORK_PERMITS, engine="great_expectations", great_expectations_result=third_file
+    )
+    assert rerun.great_expectations_result == third_file and found(rerun) == found(first)
+
+
+def test_a_column_checked_only_for_missing_values_does_not_change_the_digest():
+    """A load time differs on every run; only whether it is missing matters to the suite."""
+    from cmc_pipeline.lib.contracts import contract_for
+    from cmc_pipeline.lib.quality.engine import PART, ROW, _Unit
+    from cmc_pipeline.lib.quality.gx_suite import rows_and_suite_fingerprint
+    from cmc_pipeline.lib.quality.rules import rules_for
+
+    contract = contract_for("core.dim_country")
+    required = next(r for r in rules_for(contract) if r.kind == "required")
+    units = [_Unit(required, "iso3", '"iso3" IS NULL', "rows_under_check")]
+    rows = pd.DataFrame({"iso3": ["JAM", "GUY"], PART: [None, None], ROW: [1, 2]})
+    other_values = rows.assign(iso3=["BRB", "TTO"])
+    one_missing = rows.assign(iso3=["JAM", None])
+    digest = rows_and_suite_fingerprint(rows, contract, units, 5)
+    assert rows_and_suite_fingerprint(other_values, contract, units, 5) == digest
+    assert rows_and_suite_fingerprint(one_missing, contract, units, 5) != digest
