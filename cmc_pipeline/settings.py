@@ -46,6 +46,12 @@ def quality_dir() -> Path:
     return Path(os.environ.get("CMC_QUALITY_DIR", data_dir() / "quality"))
 
 
+def cache_dir() -> Path:
+    """What the pipeline can draw again from its inputs, kept to skip the work when they
+    have not changed (the report's charts); safe to delete."""
+    return Path(os.environ.get("CMC_CACHE_DIR", data_dir() / "cache"))
+
+
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME", data_dir() / "dagster_home"))
 

@@ -248,3 +248,23 @@ def test_work_permits_hide_in_the_report_exactly_what_the_public_export_hides(wa
     assert shown == expected
     assert {"C", "D"} <= set(shown)
     assert "SDMX CONF_STATUS" in table
+
+
+def test_a_chart_is_drawn_again_only_when_what_it_shows_changes(data_dir):
+    """Drawing is most of the report's time: the same figures give the chart kept from the
+    last report, other figures a chart of their own."""
+    from cmc_pipeline import settings
+    from cmc_pipeline.lib import charts
+
+    def bars(values):
+        return charts.ranked_bars(
+            ["Jamaica", "Guyana"], values, figure_id="f", scale=charts.PERCENT, axis_label="% of GDP"
+        )
+
+    kept = settings.cache_dir() / "charts"
+    first = bars([16.5, 0.7])
+    assert bars([16.5, 0.7]) == first and len(list(kept.glob("*.svg"))) == 1
+    other = bars([16.5, 0.8])
+    assert other != first and ">0.8%<" in other and len(list(kept.glob("*.svg"))) == 2
+    with pytest.raises(TypeError, match="cannot be digested"):
+        charts.ranked_bars(["Jamaica"], [object()], figure_id="f", scale=charts.PERCENT, axis_label="")

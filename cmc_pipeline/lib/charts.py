@@ -3,18 +3,30 @@
 SVG keeps the report one self-contained file with no JavaScript: it opens offline, prints
 sharply, and its text (country names, axis labels) stays selectable and searchable. The
 functions take tidy frames and return an ``<svg>`` element ready to place in HTML.
+
+Drawing is most of the report's time (a second or more per figure of 25 panels), and a
+chart is a function of its arguments alone: each is kept under a digest of its arguments,
+this module's code and matplotlib's version (``settings.cache_dir()/charts``), and drawn
+again only when one of them changes.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
 
 import pandas as pd
+
+from cmc_pipeline import settings
 
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
 SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
@@ -62,6 +74,7 @@ _STYLE = {
 class Scale:
     """How a quantity is written: exactly in labels, briefly on axes."""
 
+    name: str  # how a kept chart's digest tells scales apart
     label: Callable[[float], str]
     tick: Callable[[float], str]
 
@@ -80,9 +93,61 @@ def _persons(value: float) -> str:
     return f"{value:.0f}"
 
 
-PERCENT = Scale(label=lambda v: f"{v:.1f}%", tick=lambda v: f"{v:g}%")
-PERSONS = Scale(label=_persons, tick=lambda v: _persons(v).replace(".0k", "k"))
-PER_THOUSAND = Scale(label=lambda v: f"{v:.1f}", tick=lambda v: f"{v:g}")
+PERCENT = Scale(name="percent", label=lambda v: f"{v:.1f}%", tick=lambda v: f"{v:g}%")
+PERSONS = Scale(name="persons", label=_persons, tick=lambda v: _persons(v).replace(".0k", "k"))
+PER_THOUSAND = Scale(name="per_thousand", label=lambda v: f"{v:.1f}", tick=lambda v: f"{v:g}")
+
+
+def _argument_for_digest(value):
+    if isinstance(value, pd.DataFrame):
+        return {
+            "columns": [[str(c), str(t)] for c, t in value.dtypes.items()],
+            "rows": hashlib.sha256(
+                pd.util.hash_pandas_object(value, index=False).to_numpy().tobytes()
+            ).hexdigest(),
+        }
+    if isinstance(value, Scale):
+        return value.name
+    if isinstance(value, pd.Series):
+        return _argument_for_digest(value.to_frame())
+    if isinstance(value, list | tuple):
+        return [_argument_for_digest(v) for v in value]
+    if hasattr(value, "item"):  # a numpy scalar
+        value = value.item()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    # Anything else might print shortened and let two charts share a digest.
+    raise TypeError(f"a chart argument of type {type(value).__name__} cannot be digested")
+
+
+def drawn_once(draw: Callable[..., str]) -> Callable[..., str]:
+    """``draw``, keeping each chart it returns under a digest of its arguments (see the
+    module's docstring)."""
+
+    @functools.wraps(draw)
+    def kept(*args, **kwargs) -> str:
+        key = [
+            draw.__name__,
+            _CODE_DIGEST,
+            version("matplotlib"),
+            [_argument_for_digest(a) for a in args],
+            {k: _argument_for_digest(v) for k, v in sorted(kwargs.items())},
+        ]
+        digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()
+        path = settings.cache_dir() / "charts" / f"{digest}.svg"
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+        svg = draw(*args, **kwargs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = path.with_suffix(".tmp")
+        written.write_text(svg, encoding="utf-8")
+        written.replace(path)  # whole or not at all
+        return svg
+
+    return kept
+
+
+_CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 @contextmanager
@@ -93,6 +158,7 @@ def _style():
         yield
 
 
+@drawn_once
 def small_multiples(
     frame: pd.DataFrame,
     *,
@@ -170,6 +236,7 @@ def small_multiples(
         return _svg(figure, figure_id)
 
 
+@drawn_once
 def ranked_bars(
     labels: Sequence[str],
     values: Sequence[float],
@@ -204,6 +271,7 @@ def ranked_bars(
         return _svg(figure, figure_id)
 
 
+@drawn_once
 def lines_by_country(
     frame: pd.DataFrame,
     *,
