@@ -7,14 +7,20 @@ evaluation of every country), so most of its bookkeeping is opening files and wa
 for the disk (docs/benchmarks.md, "Build").
 
 This storage keeps the same files, tables and behaviour — the UI, the daemon and
-``dagster`` commands read them as before — and changes two things:
+``dagster`` commands read them as before — and changes four things:
 
 - one engine per database file is kept open (the few most recently used), instead of
   one per event;
 - each connection sets ``PRAGMA synchronous=NORMAL``: in the write-ahead-log mode Dagster
   already uses, a commit is durable against a crash of the process and the database is
   never corrupted; only the last commits before a power cut or an operating-system crash
-  can be lost (SQLite's documentation: "WAL mode ... synchronous=NORMAL").
+  can be lost (SQLite's documentation: "WAL mode ... synchronous=NORMAL");
+- a batch of events Dagster hands over together (a run's planned materialisations and
+  checks, a step's materialisations of many partitions: ``DAGSTER_EVENT_BATCH_SIZE``,
+  which ``cmc`` sets) is written in one transaction per database file, not one each;
+- whether the index has a table is asked of the file once, not before every check
+  evaluation (Dagster asks whether the asset-check tables exist each time it stores one,
+  with a new engine and connection; a table, once there, stays).
 
 A shared deployment keeps its run history in PostgreSQL (deploy/dagster.yaml) and does
 not use this class.
@@ -22,8 +28,10 @@ not use this class.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import sqlalchemy as db
@@ -35,6 +43,11 @@ from sqlalchemy.pool import QueuePool
 # opens many runs' databases closes the least recently used.
 OPEN_DATABASES = 8
 BUSY_TIMEOUT_SECONDS = 30
+
+# Dagster hands events over in batches only when this is set (it reads it at each event),
+# and only in a process whose instance has this storage, which imports this module: the
+# build, and the runs the daemon or the UI starts. A run plans some 650 events at once.
+os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
 
 
 def _sync_normal(dbapi_connection, _record) -> None:
@@ -48,6 +61,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
+        self._tables_present: set[str] = set()
+        # Per thread, while a batch is being stored: database file → its open transaction.
+        self._batch = threading.local()
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -78,10 +94,42 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator:
+        batch = getattr(self._batch, "connections", None)
+        if batch is not None:
+            if shard not in batch:
+                with self._db_lock:
+                    connection = self._engine(shard).connect()
+                batch[shard] = (connection, connection.begin())
+            yield batch[shard][0]
+            return
         with self._db_lock:
             engine = self._engine(shard)
             with engine.connect() as connection, connection.begin():
                 yield connection
+
+    def store_event_batch(self, events: Sequence) -> None:
+        """Store ``events`` as Dagster would one by one, in one transaction per file: all of
+        them or, if one fails, none (Dagster then stores them one by one)."""
+        self._batch.connections = {}
+        try:
+            for event in events:
+                self.store_event(event)
+        except BaseException:
+            for connection, transaction in self._batch.connections.values():
+                transaction.rollback()
+                connection.close()
+            raise
+        else:
+            for connection, transaction in self._batch.connections.values():
+                transaction.commit()
+                connection.close()
+        finally:
+            self._batch.connections = None
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name not in self._tables_present and super().has_table(table_name):
+            self._tables_present.add(table_name)
+        return table_name in self._tables_present
 
     def dispose(self) -> None:
         for engine in self._engines.values():

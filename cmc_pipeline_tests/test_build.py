@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 from click.testing import CliRunner
 
 from cmc_pipeline import settings
@@ -259,3 +260,32 @@ def test_the_run_history_is_in_dagsters_own_sqlite_format(built_warehouse):
     assert len(read_back) == len(written) > 1000
     assert read_back[-1].dagster_event.event_type_value == "PIPELINE_SUCCESS"
     stock.dispose()
+
+
+def test_a_batch_of_events_is_stored_whole_or_not_at_all(tmp_path):
+    """Dagster hands some events over as a batch (a run's planned steps); the pooled
+    storage writes a batch in one transaction, and a batch that fails leaves nothing, so
+    Dagster's fallback of storing them one by one stores each once."""
+    import logging
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+    from dagster_shared.check import CheckError
+
+    from cmc_pipeline.instance_storage import PooledSqliteEventLogStorage
+
+    def entry(message: str) -> EventLogEntry:
+        return EventLogEntry(
+            error_info=None, level=logging.INFO, user_message=message, run_id="r1", timestamp=time.time()
+        )
+
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "runs"))
+    try:
+        with pytest.raises(CheckError):
+            storage.store_event_batch([entry("first"), "not an event"])
+        assert storage.get_logs_for_run("r1") == []
+        storage.store_event_batch([entry("first"), entry("second")])
+        assert [e.user_message for e in storage.get_logs_for_run("r1")] == ["first", "second"]
+        assert storage.supports_asset_checks and storage.has_table("asset_check_executions")
+    finally:
+        storage.dispose()
