@@ -36,6 +36,10 @@ PART = "__partition"
 AS_READ = "rows_as_read"
 UNDER_CHECK = "rows_under_check"
 PREVIOUS = "previous_rows"
+# Beside each typed column that was read as text: whether the text held a value. The
+# rules on text as read (a value of the wrong type, a missing one) read these flags in the
+# same scan as every other row rule, instead of a scan of their own over the text.
+GIVEN = "__given_"
 DUCKDB_TYPES = {
     "string": "VARCHAR",
     "integer": "BIGINT",
@@ -65,6 +69,9 @@ class _Unit:
     # codes is several times faster than a literal IN list over a million rows.
     codes_table: str | None = None
     codes: tuple[str, ...] = ()
+    # A rule judged on the text as read (counted through the flags above): its examples
+    # show the text, found by this predicate over the rows as read.
+    text_predicate: str | None = None
 
 
 Rows = pd.DataFrame | pa.Table
@@ -126,7 +133,12 @@ def validate(
         units = _row_units(rules, rows, contract, text_columns)
         use_gx = engine == "great_expectations" or (engine == "auto" and len(rows) <= gx_max_rows())
         gx_units = [
-            u for u in units if use_gx and u.rule.great_expectations_can_run and u.relation == UNDER_CHECK
+            u
+            for u in units
+            if use_gx
+            and u.rule.great_expectations_can_run
+            and u.relation == UNDER_CHECK
+            and not u.text_predicate
         ]
         sql_units = [u for u in units if u not in gx_units]
         _count_units(connection, sql_units, counts, found, examples)
@@ -157,7 +169,8 @@ def validate(
         if gx_units:
             from cmc_pipeline.lib.quality.gx_suite import run_suite
 
-            typed = connection.execute(f"SELECT * FROM {UNDER_CHECK}").df()
+            checked = [_quote(c) for c in contract.column_names if c in _column_names(rows)]
+            typed = connection.execute(f"SELECT {', '.join(checked)}, {ROW}, {PART} FROM {UNDER_CHECK}").df()
             gx_path = run_suite(
                 typed,
                 contract,
@@ -355,8 +368,14 @@ def _typed_columns(rows: Rows, contract: TableContract, text_columns: set[str]) 
             blank_is_null = f"CASE WHEN trim({name}) = '' THEN NULL ELSE {name} END"
             if column.logical_type == "string":
                 selects.append(f"{blank_is_null} AS {name}")
-            else:
-                selects.append(f"TRY_CAST(trim({name}) AS {DUCKDB_TYPES[column.logical_type]}) AS {name}")
+                continue
+            typed = f"TRY_CAST(trim({name}) AS {DUCKDB_TYPES[column.logical_type]})"
+            if column.logical_type == "integer":
+                # DuckDB rounds text such as '12.5' to 13 when casting it to an integer;
+                # a fractional count is a mistake to report, not a number to round.
+                typed = f"CASE WHEN TRY_CAST(trim({name}) AS DOUBLE) = {typed} THEN {typed} END"
+            selects.append(f"{typed} AS {name}")
+            selects.append(f"coalesce(trim({name}) <> '', false) AS {_quote(GIVEN + column.name)}")
         else:
             selects.append(name)
     return selects
@@ -374,20 +393,20 @@ def _row_units(rules: list[Rule], rows: Rows, contract: TableContract, text_colu
             for column in present:
                 if column not in text_columns:
                     continue  # already typed by whoever built the frame
+                # Text that held a value and did not convert (see _typed_columns).
                 name = _quote(column)
                 target = DUCKDB_TYPES[types[column]]
                 offends = f"TRY_CAST(trim({name}) AS {target}) IS NULL"
                 if types[column] == "integer":
-                    # DuckDB rounds text such as '12.5' to 13 when casting it to an integer;
-                    # a fractional count is a mistake to report, not a number to round.
                     offends += f" OR TRY_CAST(trim({name}) AS DOUBLE) <> TRY_CAST(trim({name}) AS {target})"
                 units.append(
                     _Unit(
                         rule,
                         column,
-                        f"trim({name}) <> '' AND ({offends})",
-                        AS_READ,
+                        f"{_quote(GIVEN + column)} AND {name} IS NULL",
+                        UNDER_CHECK,
                         types[column],
+                        text_predicate=f"trim({name}) <> '' AND ({offends})",
                     )
                 )
         elif rule.kind in ("required", "not_null"):
@@ -396,7 +415,15 @@ def _row_units(rules: list[Rule], rows: Rows, contract: TableContract, text_colu
                     # Judged on the text as read: a value that is there but not of the
                     # column's type is `values_match_types`'s business, not a missing one.
                     name = _quote(column)
-                    units.append(_Unit(rule, column, f"{name} IS NULL OR trim({name}) = ''", AS_READ))
+                    units.append(
+                        _Unit(
+                            rule,
+                            column,
+                            f"NOT {_quote(GIVEN + column)}",
+                            UNDER_CHECK,
+                            text_predicate=f"{name} IS NULL OR trim({name}) = ''",
+                        )
+                    )
                 else:
                     units.append(_Unit(rule, column, f"{_quote(column)} IS NULL", UNDER_CHECK))
         elif rule.kind == "valid_values" and present:
@@ -457,8 +484,12 @@ def _count_units(connection, units: list[_Unit], counts, found, examples: int) -
             if not any(row[i + 1] for row in totals):
                 continue
             column = _quote(unit.column)
+            # Examples of a rule on text show the text as read.
+            source, predicate = (
+                (AS_READ, unit.text_predicate) if unit.text_predicate else (relation, unit.predicate)
+            )
             sample = connection.execute(
-                f"SELECT {PART}, {ROW}, {column} FROM {relation} WHERE coalesce({unit.predicate}, false) "
+                f"SELECT {PART}, {ROW}, {column} FROM {source} WHERE coalesce({predicate}, false) "
                 f"QUALIFY row_number() OVER (PARTITION BY {PART} ORDER BY {ROW}) <= {examples}"
             ).fetchall()
             expected = unit.rule.expected(unit.column, unit.logical_type)
@@ -525,7 +556,7 @@ def _collect(
     first_few = f"row_number() OVER (PARTITION BY {group} ORDER BY {order}) <= {examples}"
     sample = connection.execute(f"SELECT * FROM __offending QUALIFY {first_few}").df()
     hidden = {PART, ROW, "__copies", partition_column, row_number_column}
-    shown = value_columns or [c for c in names if c not in hidden]
+    shown = value_columns or [c for c in names if c not in hidden and not c.startswith(GIVEN)]
     for key, count in per_partition:
         # A rule whose rows do not say their partition (a table-wide comparison) counts
         # against every partition in the batch.
