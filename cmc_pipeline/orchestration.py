@@ -358,9 +358,14 @@ def summarise_warehouse(outcome: BuildOutcome | None) -> str:
         "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
         "WHERE table_schema IN ('staging', 'uploads', 'core', 'marts') ORDER BY 1"
     )["name"].tolist()
+    # Every table's count in one query: each query opens the file anew (about 40 ms).
+    counts = dict(
+        warehouse.fetch(" UNION ALL ".join(f"SELECT '{table}', count(*) FROM {table}" for table in tables))
+        if tables
+        else []
+    )
     for table in tables:
-        counts = warehouse.query(f"SELECT count(*) AS n FROM {table}")
-        lines.append(f"  {table:<40} {int(counts['n'].iloc[0]):>9,} rows")
+        lines.append(f"  {table:<40} {int(counts[table]):>9,} rows")
     if "core.fact_observation" in tables:
         by_source = warehouse.query(
             "SELECT source, count(DISTINCT country_iso3) AS countries, "
