@@ -179,3 +179,17 @@ def test_a_column_checked_only_for_missing_values_does_not_change_the_digest():
     digest = rows_and_suite_fingerprint(rows, contract, units, 5)
     assert rows_and_suite_fingerprint(other_values, contract, units, 5) == digest
     assert rows_and_suite_fingerprint(one_missing, contract, units, 5) != digest
+
+
+def test_text_the_reader_trimmed_is_judged_as_untrimmed_text_is():
+    """The upload readers strip the spaces around cells, and tell the engine so (it then
+    skips trimming each cell): the verdicts are the same."""
+
+    def verdicts(**options):
+        run = quality.validate(work_permits_file(), WORK_PERMITS, engine="duckdb", **options)
+        return {
+            (r.rule.id, r.partition): (r.failing_rows, [o.describe() for o in r.examples])
+            for r in run.results
+        }
+
+    assert verdicts(text_trimmed=True) == verdicts()

@@ -177,7 +177,10 @@ def check_file(
     rows = tidy(check.table.rows, spec)
     check.rows = rows
     tidied = time.perf_counter()
-    run = quality.validate(rows, spec.file_contract, engine="duckdb", examples=examples, keep_typed_rows=True)
+    # Both readers strip the spaces around every cell.
+    run = quality.validate(
+        rows, spec.file_contract, engine="duckdb", examples=examples, keep_typed_rows=True, text_trimmed=True
+    )
     check.validation = run
     check.problems, check.failing_rows = problems_from(run)
     if sender and "country_iso3" in rows.column_names:
