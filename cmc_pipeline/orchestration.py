@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from cmc_pipeline import settings
 from cmc_pipeline.lib import core_tables
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import cmc_iso3_codes
 from cmc_pipeline.lib.report import default_output_path as default_report_path
 from cmc_pipeline.lib.snapshots import DEMONSTRATION_LABEL

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline import settings
+from cmc_pipeline.lib.lazy import pandas as pd
 
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
 SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import COUNTRY_FLAG_COLUMNS, countries, migration_indicators
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.sources import licence_statement

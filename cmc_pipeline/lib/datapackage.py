@@ -11,10 +11,9 @@ import hashlib
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline.lib.contracts import TableContract
 from cmc_pipeline.lib.disclosure import CONF_STATUS_LABELS
+from cmc_pipeline.lib.lazy import pandas as pd
 
 PROFILE_TYPES = {
     "string": "string",

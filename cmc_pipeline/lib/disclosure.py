@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from cmc_pipeline.lib.lazy import pandas as pd
 
 # SDMX cross-domain code list CL_CONF_STATUS (its codes F, C and D).
 FREE = "F"  # free for publication

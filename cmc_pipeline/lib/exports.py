@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline import settings as project_settings
 from cmc_pipeline.lib.attribution import loaded_raw_files, table_attribution
 from cmc_pipeline.lib.contracts import TableContract, all_contracts
 from cmc_pipeline.lib.datapackage import resource, write_datapackage
 from cmc_pipeline.lib.disclosure import FREE, REASONS, Release, ReleaseLedger, protect
 from cmc_pipeline.lib.labels import with_labels
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.sdmx_export import STRUCTURE_FILE, SdmxShape, to_sdmx_observations, write_structure
 from cmc_pipeline.lib.sharing import (
     SharingSettings,

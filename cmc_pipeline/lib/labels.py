@@ -5,9 +5,8 @@ total ``_T``, the CMC region) the label of that code."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from cmc_pipeline.lib.contracts import TableContract
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.marts import REGION_CODE, REGION_NAME
 from cmc_pipeline.lib.quality.rules import reference_labels, reference_list
 

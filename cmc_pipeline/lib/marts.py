@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-import pandas as pd
 import yaml
 
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import COUNTRY_FLAG_COLUMNS
 from cmc_pipeline.lib.reference import countries as countries_reference
 from cmc_pipeline.lib.warehouse import Warehouse

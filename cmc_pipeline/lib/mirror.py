@@ -26,9 +26,8 @@ nothing is counted twice.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.quality import Offence, RuleResult, ValidationRun
 from cmc_pipeline.steps.load_report import LoadReport
 

@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 from functools import cached_property, partial
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline import settings
 from cmc_pipeline.lib import charts
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.marts import (
     DATA_COVERAGE,
     GOVERNANCE_NEEDS,

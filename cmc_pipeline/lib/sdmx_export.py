@@ -29,11 +29,11 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import pandas as pd
 import yaml
 
 from cmc_pipeline.lib.contracts import TableContract, contract_for
 from cmc_pipeline.lib.disclosure import CONF_STATUS_LABELS
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.marts import REGION_CODE, REGION_NAME, indicator_columns
 from cmc_pipeline.lib.quality.rules import reference_list
 from cmc_pipeline.settings import PROJECT_DIR, REFERENCE_DIR

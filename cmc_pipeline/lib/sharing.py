@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.settings import REFERENCE_DIR
 
 LEVELS = ("public", "cmc_members", "restricted")

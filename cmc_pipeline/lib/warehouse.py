@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cmc_pipeline.lib.contracts import PANDAS_DTYPES, SQL_TYPES, TableContract, contract_for
+from cmc_pipeline.lib.lazy import pandas as pd
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import resolve_country, source_aggregate_codes
 
 FACT_TABLE = "core.fact_observation"

@@ -7,11 +7,11 @@ import io
 import json
 from dataclasses import dataclass
 
-import pandas as pd
 import requests
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceFormatError, describe_body, looks_like_html
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.snapshots import SnapshotStore
 
 

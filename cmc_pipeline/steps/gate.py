@@ -12,11 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-import pandas as pd
-
 from cmc_pipeline import settings
 from cmc_pipeline.lib import quality
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.steps.load_report import LoadReport
 from cmc_pipeline.steps.review import REVIEW_TABLE

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from cmc_pipeline.lib import quality
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.raw_store import LandedFile
 from cmc_pipeline.steps.fetching import FetchedResponse
 

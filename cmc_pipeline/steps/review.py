@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
+from cmc_pipeline.lib.lazy import pandas as pd
 
 REVIEW_TABLE = "quality.unmapped_values"
 REVIEW_COLUMNS = [

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cmc_pipeline.lib.contracts import TableContract
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.quality.results import Offence, RuleResult, ValidationRun
 from cmc_pipeline.lib.quality.rules import Rule, rules_for
 
@@ -74,7 +74,7 @@ class _Unit:
     text_predicate: str | None = None
 
 
-Rows = pd.DataFrame | pa.Table
+Rows = "pd.DataFrame | pa.Table"  # for annotations only
 
 
 def validate(

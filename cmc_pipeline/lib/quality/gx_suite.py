@@ -23,9 +23,8 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline.lib.contracts import TableContract
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.quality.results import Offence
 
 PART = "__partition"

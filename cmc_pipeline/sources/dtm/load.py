@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline.lib.http import SourceError
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import resolve_country
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.sources.dtm import client as dtm

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
-
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.steps.fetching import FetchedResponse, read_json
 
 # staging column → field of a DTM admin 0 record

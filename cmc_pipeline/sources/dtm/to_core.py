@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.sources.dtm.client import RESTRICTED
 from cmc_pipeline.steps.facts import HarmonisationError
 

@@ -23,10 +23,9 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline.lib import quality
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.quality.rules import COLUMNS_MATCH_CONTRACT, ordered_reference_values
 from cmc_pipeline.lib.raw_store import land_bytes
 from cmc_pipeline.lib.reference import countries, fold_name, resolve_country

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.warehouse import Warehouse, Years
 from cmc_pipeline.sources.ilostat import client as ilostat
 from cmc_pipeline.sources.ilostat.catalogue import IlostatIndicator, ilostat_indicators

@@ -10,9 +10,8 @@ Values stay as published here; ``to_core`` maps them to codes.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from cmc_pipeline.lib.http import SourceFormatError
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.sources.ilostat.catalogue import IlostatIndicator
 from cmc_pipeline.steps.fetching import FetchedResponse, read_csv_strict, to_float
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import fold_name
 from cmc_pipeline.sources.ilostat.catalogue import (
     IlostatIndicator,

@@ -18,10 +18,9 @@ from __future__ import annotations
 import html
 from collections import Counter
 
-import pandas as pd
-
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceFormatError
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import resolve_country
 from cmc_pipeline.steps.fetching import FetchedResponse, read_json
 

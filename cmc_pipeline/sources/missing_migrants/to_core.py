@@ -17,8 +17,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import fold_name, resolve_country
 from cmc_pipeline.steps.facts import FACT_COLUMNS, NOT_APPLICABLE, keep_informative_rows
 from cmc_pipeline.steps.review import UnmappedValues

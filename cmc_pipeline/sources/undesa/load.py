@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline.lib.http import SourceFormatError
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.sources.undesa import client as undesa
 from cmc_pipeline.sources.undesa import parser, to_core

@@ -32,9 +32,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from cmc_pipeline.lib.http import SourceFormatError
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import cmc_iso3_codes, fold_name, m49_aggregate, m49_to_iso3
 
 HEADER_SEARCH_ROWS = 40  # title rows above the header: 10 in 2020, 14 in 2019, about ten in 2024

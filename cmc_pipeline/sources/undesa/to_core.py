@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.sources.undesa import parser
 from cmc_pipeline.steps.facts import FACT_COLUMNS, NOT_APPLICABLE, HarmonisationError, keep_informative_rows  # noqa: F401
 

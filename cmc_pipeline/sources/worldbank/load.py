@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.warehouse import Warehouse, Years
 from cmc_pipeline.sources.worldbank import client as worldbank
 from cmc_pipeline.sources.worldbank import parser

@@ -25,11 +25,11 @@ import re
 import zipfile
 from datetime import date
 
-import pandas as pd
 import xlrd
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.steps.fetching import FetchedResponse, read_csv_strict
 
 PER_PAGE = 500

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
+from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.sources.worldbank.catalogue import worldbank_indicators
 from cmc_pipeline.steps.facts import (
     FACT_TABLE,

@@ -1,0 +1,32 @@
+"""Pandas imported where it is first used rather than where it is named.
+
+Loading the definitions (the UI's code server, every `dagster` command, the start of
+`cmc build`) imports every asset's module, and through them pandas: about half a second
+that no definition needs (docs/benchmarks.md, "Build": definitions load). Modules write
+``from cmc_pipeline.lib.lazy import pandas as pd`` and use ``pd`` as always; pandas is
+imported the first time an attribute is asked of it. (Python's ``importlib.util.LazyLoader``
+cannot do this on Python 3.11: an ``import pandas`` statement elsewhere already loads it.)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+class LazyModule:
+    """Stands for the module ``name`` and imports it when first asked for an attribute;
+    it then takes the module's names, so later lookups cost what they cost on the module."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        module = importlib.import_module(self._name)
+        self.__dict__.update(vars(module))
+        return getattr(module, attribute)
+
+    def __repr__(self) -> str:
+        return f"<module {self._name!r}, imported when first used>"
+
+
+pandas = LazyModule("pandas")
