@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -138,7 +139,7 @@ def drawn_once(draw: Callable[..., str]) -> Callable[..., str]:
             return path.read_text(encoding="utf-8")
         svg = draw(*args, **kwargs)
         path.parent.mkdir(parents=True, exist_ok=True)
-        written = path.with_suffix(".tmp")
+        written = path.with_suffix(f".{os.getpid()}.tmp")  # two reports at once each write their own
         written.write_text(svg, encoding="utf-8")
         written.replace(path)  # whole or not at all
         return svg

@@ -167,7 +167,7 @@ def run_suite(
 
 
 # Bump when what an outcome file holds changes: older files are then simply not found.
-OUTCOME_FORMAT = "1"
+OUTCOME_FORMAT = "2"
 
 
 def rows_and_suite_fingerprint(frame: pd.DataFrame, contract: TableContract, units, examples: int) -> str:
@@ -187,6 +187,7 @@ def rows_and_suite_fingerprint(frame: pd.DataFrame, contract: TableContract, uni
             u.rule.pattern,
             u.rule.minimum,
             u.rule.maximum,
+            u.rule.expected(u.column),  # the words an offence is reported with
         ]
         for u in units
     ]
@@ -240,7 +241,7 @@ def _keep_outcome(outcome_file: Path | None, outcome: dict) -> None:
     if outcome_file is None:
         return
     outcome_file.parent.mkdir(parents=True, exist_ok=True)
-    written = outcome_file.with_suffix(".tmp")
+    written = outcome_file.with_suffix(f".{os.getpid()}.tmp")  # a process of its own
     written.write_text(json.dumps(outcome, default=str), encoding="utf-8")
     written.replace(outcome_file)  # whole or not at all: a reader never sees half a file
 
