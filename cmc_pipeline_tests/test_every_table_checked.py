@@ -188,7 +188,9 @@ def test_the_current_tables_rules_run_on_the_rows_as_stored_without_a_second_pas
     from cmc_pipeline.settings import SNAPSHOT_DIR
 
     spec = upload_dataset("work_permits")
-    check = check_file(SNAPSHOT_DIR / "uploads" / "JAM__work_permits__demonstration.csv", "work_permits")
+    check = check_file(
+        SNAPSHOT_DIR / "uploads" / "JAM__work_permits__demonstration.csv", "work_permits", for_loading=True
+    )
     typed = check.typed_rows()
 
     def stored(sha256) -> pa.Table:

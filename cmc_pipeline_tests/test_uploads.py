@@ -374,12 +374,14 @@ def test_cmc_validate_needs_no_dagster_and_no_warehouse(tmp_path):
 def test_csv_variants_offices_send_are_read_alike(tmp_path):
     """Excel's Windows CSV (cp1252, semicolons, a title line), country names, thousands
     separators and a note below the table give the same rows as the plain file."""
-    plain = check_file(_write(tmp_path, "a.csv", permits_csv(GOOD)), "work_permits", sender="JAM")
+    plain = check_file(
+        _write(tmp_path, "a.csv", permits_csv(GOOD)), "work_permits", sender="JAM", for_loading=True
+    )
     lines = ["Work permits 2023;;;;;;;", ";".join(HEADER)]
     lines += [";".join(["Jamaïca" if i == 0 else c for i, c in enumerate(r)]) for r in GOOD]
     lines.append("Source: Ministry of Labour and Social Security")
     windows = ("\r\n".join(lines) + "\r\n").replace("Jamaïca", "Jamaica").encode("cp1252")
-    excel = check_file(_write(tmp_path, "b.csv", windows), "work_permits", sender="JAM")
+    excel = check_file(_write(tmp_path, "b.csv", windows), "work_permits", sender="JAM", for_loading=True)
     assert plain.accepted and excel.accepted, excel.report_lines()
     columns = HEADER
     assert excel.typed_rows().select(columns).equals(plain.typed_rows().select(columns))

@@ -103,6 +103,8 @@ class FileCheck:
         as the contract's rules read them: "12" and "12.0" are 12, a blank cell is empty."""
         if not self.accepted:
             raise ValueError("only an accepted file's rows are typed and loaded")
+        if self.validation.typed_rows is None:
+            raise ValueError("the typed rows are kept only by check_file(..., for_loading=True)")
         return self.validation.typed_rows
 
     def summary(self) -> str:
@@ -146,9 +148,12 @@ def check_file(
     sender: str | None = None,
     display_name: str | None = None,
     examples: int = EXAMPLES_PER_RULE,
+    for_loading: bool = False,
 ) -> FileCheck:
     """Read ``path`` as an upload of ``dataset`` sent by ``sender`` (ISO3, if known) and
-    check it against the contract; nothing is written anywhere."""
+    check it against the contract; nothing is written anywhere. ``for_loading`` keeps the
+    rows in the contract's types for the load (``FileCheck.typed_rows``); a check that
+    only reports (``cmc validate``, the portal) skips that copy of every row."""
     spec = upload_dataset(dataset)
     name = display_name or Path(path).name
     check = FileCheck(spec, name, sender)
@@ -179,7 +184,12 @@ def check_file(
     tidied = time.perf_counter()
     # Both readers strip the spaces around every cell.
     run = quality.validate(
-        rows, spec.file_contract, engine="duckdb", examples=examples, keep_typed_rows=True, text_trimmed=True
+        rows,
+        spec.file_contract,
+        engine="duckdb",
+        examples=examples,
+        keep_typed_rows=for_loading,
+        text_trimmed=True,
     )
     check.validation = run
     check.problems, check.failing_rows = problems_from(run)

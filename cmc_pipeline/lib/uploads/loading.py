@@ -197,7 +197,7 @@ def process_upload(
         return outcome
 
     # The landed copy is what is checked and loaded: the inbox file may change meanwhile.
-    check = check_file(landed.path, dataset, sender=country, display_name=original_name)
+    check = check_file(landed.path, dataset, sender=country, display_name=original_name, for_loading=True)
     outcome.check = check
     outcome.seconds.update(check.seconds)
     if not check.accepted:
