@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 from cmc_pipeline import settings
+from cmc_pipeline.lib.digests import frame_digest
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.lib.raw_store import write_atomically
 
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies and in greyscale print.
 SERIES_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
@@ -100,12 +101,7 @@ PER_THOUSAND = Scale(name="per_thousand", label=lambda v: f"{v:.1f}", tick=lambd
 
 def _argument_for_digest(value):
     if isinstance(value, pd.DataFrame):
-        return {
-            "columns": [[str(c), str(t)] for c, t in value.dtypes.items()],
-            "rows": hashlib.sha256(
-                pd.util.hash_pandas_object(value, index=False).to_numpy().tobytes()
-            ).hexdigest(),
-        }
+        return frame_digest(value)
     if isinstance(value, Scale):
         return value.name
     if isinstance(value, pd.Series):
@@ -138,10 +134,7 @@ def drawn_once(draw: Callable[..., str]) -> Callable[..., str]:
         if path.exists():
             return path.read_text(encoding="utf-8")
         svg = draw(*args, **kwargs)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        written = path.with_suffix(f".{os.getpid()}.tmp")  # two reports at once each write their own
-        written.write_text(svg, encoding="utf-8")
-        written.replace(path)  # whole or not at all
+        write_atomically(path, svg.encode("utf-8"))
         return svg
 
     return kept

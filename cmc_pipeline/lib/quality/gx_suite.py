@@ -24,8 +24,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 from cmc_pipeline.lib.contracts import TableContract
+from cmc_pipeline.lib.digests import frame_digest
 from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.quality.results import Offence
+from cmc_pipeline.lib.raw_store import write_atomically
 
 PART = "__partition"
 ROW = "__row_number"
@@ -176,7 +178,6 @@ def rows_and_suite_fingerprint(frame: pd.DataFrame, contract: TableContract, uni
     report the same. What it reads: each row's partition and line, the values of every
     column an expectation tests, and of a column only tested for missing values (a load
     time, say, that differs on every run) whether each value is missing."""
-    digest = hashlib.sha256()
     suite = [
         [
             u.rule.id,
@@ -196,18 +197,16 @@ def rows_and_suite_fingerprint(frame: pd.DataFrame, contract: TableContract, uni
         only_missing = all(u.rule.kind in NULL_ONLY for u in units if u.column == column)
         read[column] = frame[column].isna() if only_missing else frame[column]
     read = pd.DataFrame(read)
-    header = [
+    key = [
         OUTCOME_FORMAT,
         version("great_expectations"),
         contract.table,
         contract.version,
         examples,
         suite,
-        [[str(c), str(t)] for c, t in read.dtypes.items()],
+        frame_digest(read),
     ]
-    digest.update(json.dumps(header, default=str).encode())
-    digest.update(pd.util.hash_pandas_object(read, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()
 
 
 # Rules whose expectation reads only whether a value is missing.
@@ -238,12 +237,8 @@ def _apply_outcome(outcome: dict, counts: dict, found: dict, summaries: dict | N
 
 
 def _keep_outcome(outcome_file: Path | None, outcome: dict) -> None:
-    if outcome_file is None:
-        return
-    outcome_file.parent.mkdir(parents=True, exist_ok=True)
-    written = outcome_file.with_suffix(f".{os.getpid()}.tmp")  # a process of its own
-    written.write_text(json.dumps(outcome, default=str), encoding="utf-8")
-    written.replace(outcome_file)  # whole or not at all: a reader never sees half a file
+    if outcome_file is not None:
+        write_atomically(outcome_file, json.dumps(outcome, default=str).encode("utf-8"))
 
 
 def _column(expectation_result) -> str:
