@@ -289,3 +289,39 @@ def test_a_batch_of_events_is_stored_whole_or_not_at_all(tmp_path):
         assert storage.supports_asset_checks and storage.has_table("asset_check_executions")
     finally:
         storage.dispose()
+
+
+def test_an_event_is_serialised_once_however_many_rows_hold_it():
+    """Dagster's SQL event log serialises an event for each row that holds it (the run's
+    log, the index, the check's row; a check planned for 25 countries, 25 rows). The
+    pooled storage gives the same text again for the same event, and serialises any other
+    value as Dagster would."""
+    import logging
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log import sql_event_log
+    from dagster_shared.serdes import serialize_value
+
+    from cmc_pipeline.instance_storage import _serialise_each_event_once
+
+    def entry(message: str) -> EventLogEntry:
+        return EventLogEntry(
+            error_info=None, level=logging.INFO, user_message=message, run_id="r1", timestamp=time.time()
+        )
+
+    calls = []
+
+    def counted(value, *args, **kwargs):
+        calls.append(value)
+        return serialize_value(value, *args, **kwargs)
+
+    serialise = _serialise_each_event_once(counted)
+    first, second = entry("first"), entry("second")
+    assert [serialise(first) for _ in range(27)] == [serialize_value(first)] * 27
+    assert serialise(second) == serialize_value(second)
+    assert serialise(first) == serialize_value(first)
+    assert calls == [first, second, first]
+    assert serialise({"not": "an event"}) == serialize_value({"not": "an event"})
+    assert serialise({"not": "an event"}) and len(calls) == 5
+    assert sql_event_log.serialize_value.__qualname__.startswith("_serialise_each_event_once")
