@@ -54,9 +54,9 @@ def assign_countries(frame: pd.DataFrame, column: str, source: str) -> tuple[pd.
     """
     areas = frame[column].astype("string")
     aggregates = areas.isin(source_aggregate_codes(source))
-    iso3 = pd.Series(
-        [resolve_country(v) if isinstance(v, str) else None for v in areas], index=frame.index, dtype="string"
-    )
+    # Each distinct area is resolved once: a source repeats it on every row.
+    codes = {area: resolve_country(area) for area in areas.dropna().unique()}
+    iso3 = areas.map(codes, na_action="ignore").astype("string")
     kept = frame.assign(country_iso3=iso3)[iso3.notna() & ~aggregates]
     skipped = {
         "regional aggregates": int(aggregates.sum()),
