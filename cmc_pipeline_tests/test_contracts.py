@@ -59,6 +59,15 @@ def test_every_national_upload_dataset_has_a_contract():
     assert {c.table.split(".")[1] for c in CONTRACTS if c.schema_name == "uploads"} == UPLOAD_DATASETS
 
 
+def test_a_contract_read_alone_is_the_one_read_with_all_the_others():
+    """``cmc validate`` reads only the contract named after its table; it must be the same."""
+    from cmc_pipeline.lib.contracts import _contract_named_after
+
+    for table, contract in all_contracts().items():
+        assert _contract_named_after(table) == contract
+    assert _contract_named_after("core.no_such_table") is None
+
+
 def test_code_lists_are_referenced_not_copied():
     sex_codes = reference_values("cmc_pipeline/sources/ilostat/ilo_codelists.csv?dimension=sex#code")
     assert sex_codes == {"SEX_T", "SEX_M", "SEX_F", "SEX_O", "_Z"}  # the ILO's CL_SEX, "not applicable" too

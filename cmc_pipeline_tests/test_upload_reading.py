@@ -70,6 +70,31 @@ def test_spaces_inside_numbers_are_read_as_thousands_separators(tmp_path):
     assert rows.column("applications_received").to_pylist() == ["2500"]
 
 
+def test_a_separated_count_among_plain_ones_is_still_read(tmp_path):
+    """A column of plain digits is left as typed without looking for separators; one value
+    written with a separator among them is still read as its number."""
+    from cmc_pipeline.lib.uploads.checking import tidy
+    from cmc_pipeline.lib.uploads.datasets import upload_dataset
+
+    spec = upload_dataset("work_permits")
+    header = ",".join(spec.file_columns)
+    lines = [f"JAM,2023-M0{m},SEX_T,GUY,OCU_ISCO08_2,NEW,{m}0,5" for m in range(1, 4)]
+    lines.append('JAM,2023-M04,SEX_T,GUY,OCU_ISCO08_2,NEW,"1,204",7')
+    table = read_upload(
+        write(tmp_path, "p.csv", "\n".join([header, *lines]).encode()), expected_columns=spec.file_columns
+    )
+    rows = tidy(table.rows, spec)
+    assert rows.column("permits_granted").to_pylist() == ["10", "20", "30", "1204"]
+    assert rows.column("applications_received").to_pylist() == ["5", "5", "5", "7"]
+
+
+def test_utf8_with_accents_is_read_as_utf8(tmp_path):
+    data = "country,period,sex,permits_issued\nCuraçao,2023,SEX_F,12\n".encode()
+    table = read_upload(write(tmp_path, "permits.csv", data), expected_columns=COLUMNS)
+    assert table.encoding == "utf-8"
+    assert first_row(table)["country"] == "Curaçao"
+
+
 def test_empty_and_header_only_files_are_refused(tmp_path):
     assert "empty" in refusal(write(tmp_path, "e.csv", b"  \n"))
     assert "no data rows" in refusal(write(tmp_path, "h.csv", b"country,period,sex,permits_issued\n"))

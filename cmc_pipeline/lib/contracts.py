@@ -217,7 +217,22 @@ def all_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, TableContract]:
 
 
 def contract_for(table: str) -> TableContract:
+    if not all_contracts.cache_info().currsize:
+        # A command that checks one table (``cmc validate``) reads only its contract, named
+        # after the table by convention, rather than all of them.
+        alone = _contract_named_after(table)
+        if alone is not None:
+            return alone
     try:
         return all_contracts()[table]
     except KeyError:
         raise KeyError(f"no data contract for table {table!r} in {CONTRACTS_DIR}") from None
+
+
+@cache
+def _contract_named_after(table: str) -> TableContract | None:
+    path = CONTRACTS_DIR / f"{table}.odcs.yaml"
+    if not path.is_file():
+        return None
+    contract = _parse(path)
+    return contract if contract.table == table else None

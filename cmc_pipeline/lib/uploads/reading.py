@@ -115,6 +115,8 @@ def _as_utf8(body: bytes, name: str) -> tuple[bytes, str]:
             [{"message": "this is a binary file, not a CSV text file (was a workbook renamed to .csv?)"}],
         )
     body = body.removeprefix(codecs.BOM_UTF8)
+    if body.isascii():  # most files: UTF-8 without a byte to check (50 times quicker than decoding)
+        return body, "utf-8"
     try:
         body.decode("utf-8")  # only to know it is UTF-8: the readers take the bytes
         return body, "utf-8"
