@@ -14,6 +14,13 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _temporary_files_in_memory(config)
+    # What the pipeline keeps under a digest of its inputs (workbooks read, charts drawn)
+    # is shared by the session's tests, and never lands in ./data/cache.
+    os.environ.setdefault("CMC_CACHE_DIR", tempfile.mkdtemp(prefix="cmc-cache-"))
+
+
+def _temporary_files_in_memory(config: pytest.Config) -> None:
     """Test data folders in memory (/dev/shm) where the machine has it.
 
     Every test builds warehouses and Dagster run histories, and Dagster's SQLite storage

@@ -5,6 +5,7 @@ live from a local server replaying their bytes."""
 from __future__ import annotations
 
 import io
+from datetime import datetime, time
 from pathlib import Path
 
 import pandas as pd
@@ -334,3 +335,22 @@ def test_the_built_warehouse_holds_the_published_2020_stocks_and_the_2020_revisi
     assert countries["n"].iloc[0] == len(cmc_iso3_codes())
     corridors = warehouse.query("SELECT count(*) AS n FROM marts.migration_corridors")
     assert corridors["n"].iloc[0] > 0
+
+
+def test_a_workbook_read_once_is_kept_and_read_the_same_again(tmp_path, monkeypatch):
+    """Every build reads the same workbooks: the rows openpyxl read are kept under the
+    file's digest and come back identical; a kept file that cannot be read is ignored."""
+    monkeypatch.setenv("CMC_CACHE_DIR", str(tmp_path))
+    body = REV_2019.read_bytes()
+    first = parser.open_workbook(body, REV_2019.name)
+    (kept,) = (tmp_path / "workbooks").glob("*.json")
+    assert parser.open_workbook(body, REV_2019.name) == first
+    kept.write_text("{ not the rows", encoding="utf-8")
+    assert parser.open_workbook(body, REV_2019.name) == first
+    assert parser._decode_rows(parser._encode_rows({"s": [(None, 1, 2.5, "x", True)]})) == {
+        "s": [(None, 1, 2.5, "x", True)]
+    }
+    when = datetime(2020, 7, 1, 12, 30)
+    assert parser._decode_rows(parser._encode_rows({"s": [(when,)]})) == {"s": [(when,)]}
+    with pytest.raises(TypeError):
+        parser._encode_rows({"s": [(time(12, 30),)]})

@@ -25,15 +25,20 @@ the value, sheet and row; the rest of the workbook loads.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
+import json
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from cmc_pipeline.lib.http import SourceFormatError
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.lib.raw_store import write_atomically
 from cmc_pipeline.lib.reference import cmc_iso3_codes, fold_name, m49_aggregate, m49_to_iso3
 
 HEADER_SEARCH_ROWS = 40  # title rows above the header: 10 in 2020, 14 in 2019, about ten in 2024
@@ -127,11 +132,32 @@ def _typed(records: list[dict], columns: list[str]) -> pd.DataFrame:
 
 
 def open_workbook(body: bytes, origin: str) -> dict[str, list[tuple]]:
-    """Every sheet's rows (values, not formulas), or a clear error if this is no workbook."""
-    from openpyxl import load_workbook  # heavy; only needed when a workbook is read
+    """Every sheet's rows (values, not formulas), or a clear error if this is no workbook.
 
+    A workbook read once is kept in ``settings.cache_dir()/workbooks`` under a digest of its
+    bytes and of openpyxl's version: every build reads the same bundled workbooks, and
+    openpyxl takes about half a second for the three of them, the kept rows a few
+    milliseconds. A kept file that cannot be read is read again from the workbook."""
     if not body:
         raise SourceFormatError(f"{origin}: the file is empty")
+    kept = _kept_rows_path(body)
+    try:
+        return _decode_rows(json.loads(kept.read_bytes()))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # not kept yet, or not readable: read the workbook
+    sheets = _read_workbook(body, origin)
+    try:
+        encoded = json.dumps(_encode_rows(sheets), ensure_ascii=False).encode("utf-8")
+    except _NotKeepable:
+        return sheets
+    with contextlib.suppress(OSError):  # a cache not written only costs the next build the read
+        write_atomically(kept, encoded)
+    return sheets
+
+
+def _read_workbook(body: bytes, origin: str) -> dict[str, list[tuple]]:
+    from openpyxl import load_workbook  # heavy; only needed when a workbook is read
+
     try:
         workbook = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -140,6 +166,42 @@ def open_workbook(body: bytes, origin: str) -> dict[str, list[tuple]]:
         return {name: list(workbook[name].iter_rows(values_only=True)) for name in workbook.sheetnames}
     finally:
         workbook.close()
+
+
+KEPT_ROWS_FORMAT = "1"  # changes with _encode_rows / _decode_rows
+
+
+def _kept_rows_path(body: bytes) -> Path:
+    from importlib.metadata import version
+
+    from cmc_pipeline import settings
+
+    digest = hashlib.sha256(body)
+    digest.update(f"|openpyxl {version('openpyxl')}|{KEPT_ROWS_FORMAT}".encode())
+    return settings.cache_dir() / "workbooks" / f"{digest.hexdigest()}.json"
+
+
+class _NotKeepable(TypeError):
+    """A cell of a type the kept rows do not write (a date or time without a day): the
+    workbook is read from itself every time."""
+
+
+def _encode_rows(sheets: dict[str, list[tuple]]) -> dict:
+    def cell(value):
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        if isinstance(value, datetime):
+            return {"datetime": value.isoformat()}
+        raise _NotKeepable(type(value).__name__)
+
+    return {name: [[cell(v) for v in row] for row in rows] for name, rows in sheets.items()}
+
+
+def _decode_rows(document: dict) -> dict[str, list[tuple]]:
+    def cell(value):
+        return datetime.fromisoformat(value["datetime"]) if isinstance(value, dict) else value
+
+    return {name: [tuple(cell(v) for v in row) for row in rows] for name, rows in document.items()}
 
 
 # --- by destination (Rev.2019, Rev.2020) -------------------------------------------------
