@@ -7,7 +7,7 @@ evaluation of every country), so most of its bookkeeping is opening files and wa
 for the disk (docs/benchmarks.md, "Build").
 
 This storage keeps the same files, tables and behaviour — the UI, the daemon and
-``dagster`` commands read them as before — and changes four things:
+``dagster`` commands read them as before — and changes these things:
 
 - one engine per database file is kept open (the few most recently used), instead of
   one per event;
@@ -24,7 +24,14 @@ This storage keeps the same files, tables and behaviour — the UI, the daemon a
 - an event is serialised once, not once per row that holds it: Dagster writes the same
   event's JSON into the run's log, the index's copy, and the asset's or the check's row,
   and a check planned for 25 countries into 25 rows, serialising it again each time
-  (``_serialise_each_event_once``).
+  (``_serialise_each_event_once``);
+- a step's check evaluations and outputs, which a step yields in a burst (a rule per
+  country: a loader's step yields some 300), are written together when the burst ends:
+  at the step's next other event, its end, any read of the history, or after
+  ``DEFERRED_AT_MOST`` events or ``DEFERRED_SECONDS``, in one transaction per database
+  file rather than three commits each. A read in this process always sees them; another
+  process (the UI) sees them when the burst is written, a few milliseconds later in a
+  build; a process that ends writes what it holds (``atexit``).
 
 A shared deployment keeps its run history in PostgreSQL (deploy/dagster.yaml) and does
 not use this class.
@@ -32,13 +39,18 @@ not use this class.
 
 from __future__ import annotations
 
+import atexit
 import os
+import sys
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import sqlalchemy as db
+from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import sql_event_log
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -54,6 +66,13 @@ BUSY_TIMEOUT_SECONDS = 30
 # and only in a process whose instance has this storage, which imports this module: the
 # build, and the runs the daemon or the UI starts. A run plans some 650 events at once.
 os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
+
+
+# Events of a step that wait to be written with the rest of their burst (see the module's
+# docstring), and how many or how old they may get first.
+DEFERRED_EVENT_TYPES = frozenset({DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.STEP_OUTPUT})
+DEFERRED_AT_MOST = 500
+DEFERRED_SECONDS = 0.5
 
 
 def _serialise_each_event_once(serialize_value):
@@ -95,6 +114,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._tables_present: set[str] = set()
         # Per thread, while a batch is being stored: database file → its open transaction.
         self._batch = threading.local()
+        # A step's events waiting for the end of their burst, and when the first came.
+        self._deferred: list[EventLogEntry] = []
+        self._deferred_since = 0.0
+        self._deferred_lock = threading.RLock()
+        atexit.register(_write_deferred_at_exit, weakref.ref(self))
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -133,18 +157,57 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 batch[shard] = (connection, connection.begin())
             yield batch[shard][0]
             return
+        if self._deferred:
+            self.write_deferred()  # whatever reads or writes the history sees them first
         with self._db_lock:
             engine = self._engine(shard)
             with engine.connect() as connection, connection.begin():
                 yield connection
 
+    def store_event(self, event: EventLogEntry) -> None:
+        """Store ``event``; a step's check evaluation or output waits for the rest of its
+        burst (see the module's docstring)."""
+        if event.run_id and event.step_key and event.dagster_event_type in DEFERRED_EVENT_TYPES:
+            with self._deferred_lock:
+                if not self._deferred:
+                    self._deferred_since = time.monotonic()
+                self._deferred.append(event)
+                due = (
+                    len(self._deferred) >= DEFERRED_AT_MOST
+                    or time.monotonic() - self._deferred_since >= DEFERRED_SECONDS
+                )
+            if due:
+                self.write_deferred()
+            return
+        if self._deferred:
+            self.write_deferred()
+        super().store_event(event)
+
     def store_event_batch(self, events: Sequence) -> None:
         """Store ``events`` as Dagster would one by one, in one transaction per file: all of
         them or, if one fails, none (Dagster then stores them one by one)."""
+        self.write_deferred()
+        self._store_in_one_transaction(events)
+
+    def write_deferred(self) -> None:
+        """Write the events waiting for the end of their burst, in one transaction per file
+        (one by one if that fails, as Dagster does with a batch, so that the others are kept)."""
+        with self._deferred_lock:
+            waiting, self._deferred = self._deferred, []
+            if not waiting:
+                return
+            try:
+                self._store_in_one_transaction(waiting)
+            except Exception as exc:
+                sys.stderr.write(f"Exception while storing a step's events together: {exc}\n")
+                for event in waiting:
+                    super().store_event(event)
+
+    def _store_in_one_transaction(self, events: Sequence) -> None:
         self._batch.connections = {}
         try:
             for event in events:
-                self.store_event(event)
+                super().store_event(event)
         except BaseException:
             for connection, transaction in self._batch.connections.values():
                 transaction.rollback()
@@ -163,7 +226,14 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         return table_name in self._tables_present
 
     def dispose(self) -> None:
+        self.write_deferred()
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
         super().dispose()
+
+
+def _write_deferred_at_exit(storage_ref: weakref.ref) -> None:
+    storage = storage_ref()
+    if storage is not None:
+        storage.write_deferred()

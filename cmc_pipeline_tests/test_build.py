@@ -325,3 +325,57 @@ def test_an_event_is_serialised_once_however_many_rows_hold_it():
     assert serialise({"not": "an event"}) == serialize_value({"not": "an event"})
     assert serialise({"not": "an event"}) and len(calls) == 5
     assert sql_event_log.serialize_value.__qualname__.startswith("_serialise_each_event_once")
+
+
+def test_a_steps_burst_of_outputs_is_written_together_and_read_at_once(tmp_path):
+    """A step's outputs and check evaluations wait for the end of their burst and are then
+    written together, in order; a read in the same process sees them at once, another
+    process (here a second storage on the same files) when the burst ends."""
+    import logging
+    import time
+
+    from dagster._core.events import DagsterEvent, StepOutputData, StepSuccessData
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.execution.plan.outputs import StepOutputHandle
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from cmc_pipeline.instance_storage import PooledSqliteEventLogStorage
+
+    def step_event(kind: str, data, message: str) -> EventLogEntry:
+        event = DagsterEvent(
+            event_type_value=kind,
+            job_name="build",
+            step_key="load",
+            event_specific_data=data,
+            message=message,
+        )
+        return EventLogEntry(
+            error_info=None,
+            level=logging.INFO,
+            user_message=message,
+            run_id="r1",
+            timestamp=time.time(),
+            step_key="load",
+            job_name="build",
+            dagster_event=event,
+        )
+
+    def output(name: str) -> EventLogEntry:
+        return step_event("STEP_OUTPUT", StepOutputData(StepOutputHandle("load", name)), name)
+
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "runs"))
+    other_process = SqliteEventLogStorage(str(tmp_path / "runs"))
+    try:
+        for name in ("first", "second"):
+            storage.store_event(output(name))
+        assert other_process.get_logs_for_run("r1") == []  # the burst has not ended
+        assert [e.user_message for e in storage.get_logs_for_run("r1")] == ["first", "second"]
+        storage.store_event(output("third"))
+        storage.store_event(step_event("STEP_SUCCESS", StepSuccessData(duration_ms=1.0), "done"))
+        written = [e.user_message for e in other_process.get_logs_for_run("r1")]
+        assert written == ["first", "second", "third", "done"]
+        storage.store_event(output("last, written when the storage is closed"))
+    finally:
+        storage.dispose()
+    assert len(other_process.get_logs_for_run("r1")) == 5
+    other_process.dispose()
