@@ -250,11 +250,13 @@ def test_work_permits_hide_in_the_report_exactly_what_the_public_export_hides(wa
     assert "SDMX CONF_STATUS" in table
 
 
-def test_a_chart_is_drawn_again_only_when_what_it_shows_changes(data_dir):
+def test_a_chart_is_drawn_again_only_when_what_it_shows_changes(data_dir, monkeypatch):
     """Drawing is most of the report's time: the same figures give the chart kept from the
     last report, other figures a chart of their own."""
     from cmc_pipeline import settings
     from cmc_pipeline.lib import charts
+
+    monkeypatch.setenv("CMC_CACHE_DIR", str(data_dir / "cache"))  # this test's charts only
 
     def bars(values):
         return charts.ranked_bars(
