@@ -40,6 +40,7 @@ not use this class.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import sys
 import threading
@@ -53,8 +54,10 @@ import sqlalchemy as db
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import sql_event_log
+from dagster._core.storage.event_log.base import EventLogRecord
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import create_db_conn_string
+from dagster_shared.serdes import serialize_value
 from sqlalchemy.pool import QueuePool
 
 # Long enough for a build's run database, the index and a reader's: a webserver that
@@ -81,21 +84,47 @@ def _serialise_each_event_once(serialize_value):
 
     Storing one event, Dagster's SQL event log serialises it for each row it writes (up to
     27 times for a check planned for 25 countries), about a third of the cost of storing
-    it. An ``EventLogEntry`` is immutable, so the same object always gives the same text;
-    the last one is held so that its identity cannot be taken by another object."""
+    it; a materialisation is serialised once more inside the record of the asset's latest
+    one, whose text is the event's with the record's id around it. An ``EventLogEntry`` is
+    immutable, so the same object always gives the same text; the last one is held so that
+    its identity cannot be taken by another object."""
     last = threading.local()
 
     def serialise(value, *args, **kwargs):
-        if args or kwargs or not isinstance(value, EventLogEntry):
+        if args or kwargs:
             return serialize_value(value, *args, **kwargs)
-        if getattr(last, "event", None) is not value:
-            last.text = serialize_value(value)
-            last.event = value
-        return last.text
+        if isinstance(value, EventLogEntry):
+            if getattr(last, "event", None) is not value:
+                last.text = serialize_value(value)
+                last.event = value
+            return last.text
+        if (
+            isinstance(value, EventLogRecord)
+            and value.event_log_entry is getattr(last, "event", None)
+            and _RECORD_TEXT_AS_DAGSTER_WRITES_IT
+        ):
+            return _record_text(last.text, value.storage_id)
+        return serialize_value(value)
 
     return serialise
 
 
+def _record_text(event_text: str, storage_id: int) -> str:
+    return (
+        f'{{"__class__": "EventLogRecord", "event_log_entry": {event_text}, '
+        f'"storage_id": {json.dumps(storage_id)}}}'
+    )
+
+
+def _record_text_as_dagster_writes_it() -> bool:
+    """Whether ``_record_text`` gives what Dagster's own serialisation of a record gives
+    (checked once, on a sample; if a Dagster release changed the record, it is not used)."""
+    sample = EventLogEntry(error_info=None, level=20, user_message="sample", run_id="r", timestamp=1.5)
+    record = EventLogRecord(storage_id=7, event_log_entry=sample)
+    return _record_text(serialize_value(sample), 7) == serialize_value(record)
+
+
+_RECORD_TEXT_AS_DAGSTER_WRITES_IT = _record_text_as_dagster_writes_it()
 # The name Dagster's SQL event log calls (it imported the function by name).
 sql_event_log.serialize_value = _serialise_each_event_once(sql_event_log.serialize_value)
 
