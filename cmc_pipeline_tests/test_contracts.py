@@ -68,6 +68,16 @@ def test_a_contract_read_alone_is_the_one_read_with_all_the_others():
     assert _contract_named_after("core.no_such_table") is None
 
 
+def test_the_gate_reads_a_slice_before_writing_it_only_for_rules_that_compare_with_it():
+    """The gate skips reading a slice's current rows unless a SQL rule names ``{previous}``;
+    it must find every such rule the quality engine runs."""
+    from cmc_pipeline.steps.gate import _compares_with_previous
+
+    for contract in all_contracts().values():
+        runs = any(r.kind == "sql" and "{previous}" in r.offending_rows_sql for r in rules_for(contract))
+        assert _compares_with_previous(contract) == runs, contract.table
+
+
 def test_code_lists_are_referenced_not_copied():
     sex_codes = reference_values("cmc_pipeline/sources/ilostat/ilo_codelists.csv?dimension=sex#code")
     assert sex_codes == {"SEX_T", "SEX_M", "SEX_F", "SEX_O", "_Z"}  # the ILO's CL_SEX, "not applicable" too

@@ -54,7 +54,9 @@ def validate_and_save(
         partition_column = None
     everything = slice_for(batch or [])
     stamp = f"{now():%Y%m%dT%H%M%S%f}"
-    previous = warehouse.read_slice(table, everything)
+    # The slice's current rows, read only when a rule compares with them or some are kept.
+    keeps = keep_previous is not None and len(keep_previous) > 0
+    previous = warehouse.read_slice(table, everything) if keeps or _compares_with_previous(contract) else None
     run = quality.validate(
         parts,
         contract,
@@ -79,12 +81,18 @@ def validate_and_save(
     if before_write is not None:
         before_write(promoted_rows)
     written = promoted_rows
-    if keep_previous is not None and len(keep_previous) and len(previous):
+    if keeps and len(previous):
         kept = previous.merge(keep_previous.drop_duplicates(), on=list(keep_previous.columns))
         kept = kept[kept[partition_column].isin(promoted)].reindex(columns=contract.column_names)
         written = pd.concat([promoted_rows, kept], ignore_index=True) if len(kept) else promoted_rows
     report.rows_written = warehouse.replace_slice(table, written, slice_for(promoted))
     return promoted_rows
+
+
+def _compares_with_previous(contract) -> bool:
+    """Whether a SQL rule of ``contract`` reads the slice's current rows (``{previous}``)."""
+    entries = [*contract.quality, *(q for c in contract.columns for q in c.raw.get("quality") or ())]
+    return any(e.get("type") == "sql" and "{previous}" in str(e.get("query") or "") for e in entries)
 
 
 def validate_and_replace(
