@@ -47,9 +47,9 @@ def quality_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """What the pipeline can draw or read again from its inputs, kept to skip the work
-    when they have not changed (the report's charts, the rows of the UN DESA workbooks);
-    safe to delete."""
+    """What the pipeline can work out again from its inputs, kept to skip the work when
+    they have not changed (the report's charts, the rows of the UN DESA workbooks, Great
+    Expectations' outcomes); safe to delete."""
     return Path(os.environ.get("CMC_CACHE_DIR", data_dir() / "cache"))
 
 

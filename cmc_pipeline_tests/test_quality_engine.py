@@ -124,10 +124,11 @@ def test_partitions_are_judged_separately_and_a_collapsed_load_warns():
     assert [r.rows_checked for r in run.for_rule("programme_code_known")] == [4, 2, 0]
 
 
-def test_great_expectations_reuses_its_outcome_for_rows_it_already_validated(tmp_path):
+def test_great_expectations_reuses_its_outcome_for_rows_it_already_validated(tmp_path, monkeypatch):
     """A rebuild from unchanged sources validates the same rows again: Great Expectations'
     outcome is kept under a digest of the rows and the suite and taken again, naming the
     result file it came from; rows that differ are validated anew."""
+    monkeypatch.setenv("CMC_CACHE_DIR", str(tmp_path / "cache"))  # outcomes of this test only
     first_file, second_file = tmp_path / "first.json", tmp_path / "second.json"
     first = quality.validate(
         work_permits_file(), WORK_PERMITS, engine="great_expectations", great_expectations_result=first_file

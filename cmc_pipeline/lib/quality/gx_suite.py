@@ -7,7 +7,8 @@ Expectations costs about 2 s and 300 MB, so it happens here, inside the function
 only when a validation actually asks for it; analytics stay off.
 
 A validation's outcome is a function of the rows and the suite alone, so it is kept
-beside the result file under a fingerprint of both (``by_rows/``): a batch identical to
+under a fingerprint of both (``settings.cache_dir()/great_expectations/<table>/``),
+naming its result file: a batch identical to
 one already validated against the same suite (a rebuild from unchanged snapshots, a
 scheduled refresh whose source did not move) takes that outcome and names the result
 file it came from, instead of importing Great Expectations and validating again — in a
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from cmc_pipeline import settings
 from cmc_pipeline.lib.contracts import TableContract
 from cmc_pipeline.lib.digests import frame_digest
 from cmc_pipeline.lib.lazy import pandas as pd
@@ -82,7 +84,9 @@ def run_suite(
     rule's expectations: the part of the result the Dagster UI shows beside the check."""
     fingerprint = rows_and_suite_fingerprint(frame, contract, units, examples)
     outcome_file = (
-        None if result_path is None else Path(result_path).parent / "by_rows" / f"{fingerprint}.json"
+        None
+        if result_path is None
+        else settings.cache_dir() / "great_expectations" / contract.table / f"{fingerprint}.json"
     )
     outcome = _kept_outcome(outcome_file)
     if outcome is not None:
