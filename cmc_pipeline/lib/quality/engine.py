@@ -56,12 +56,17 @@ _WAREHOUSE_TABLE = re.compile(r"\b(staging|core|marts|quality)\.([a-z_][a-z0-9_]
 # opening a database costs about 15 ms, a build checks some 40 tables, and a cursor is
 # free. The rows registered and the tables a check types are the cursor's own (DuckDB's
 # temporary tables and registered objects are private to a connection) and go with it.
+# A large batch (a national upload of a million rows) gets a database of its own, closed
+# with the check: a database kept open keeps the memory it grew to.
 _SCRATCH = threading.local()
+SHARED_SCRATCH_MAX_ROWS = 100_000
 
 
-def _scratch_connection():
+def _scratch_connection(rows: int):
     import duckdb
 
+    if rows > SHARED_SCRATCH_MAX_ROWS:
+        return duckdb.connect()
     database = getattr(_SCRATCH, "database", None)
     if database is None:
         database = _SCRATCH.database = duckdb.connect()
@@ -139,7 +144,7 @@ def validate(
         counts[(structure.id, offence_partition)] += failing
         found[(structure.id, offence_partition)].extend(offences)
 
-    connection = _scratch_connection()
+    connection = _scratch_connection(len(rows))
     try:
         connection.register(AS_READ, rows)
         text_columns = _text_columns(connection)
