@@ -149,14 +149,12 @@ text the readers already stripped is typed without trimming each cell again (abo
 0.15 s); and the check results written with the load no longer import Dagster to learn
 that no run is executing them (0.7 s of the write step).
 
-Why `cmc validate` is not yet within 4×: its process imports pandas (about 0.45 s), which
-DuckDB itself imports the first time it reads an Arrow table, so it cannot be put off;
-the baseline never loads it. The rest is the read (Arrow's parser, then one trim per
-cell, so that a problem names its line and column), the tidying of codes and numbers,
-and the rules, each a pass over the million rows in DuckDB (typing, one scan for every
-row rule, the key's uniqueness, the sex totals, periods in the future). Closing the gap
-would mean reading the file with DuckDB straight into the typed table, a new reader that
-still names the line of every problem: not done in this round.
+Issue 15's third round: a file that is all ASCII (most are) is known to be UTF-8
+without decoding its 50 MB (0.04 s); a count column of plain digits is not searched for
+thousands separators (0.06 s); a check of one table reads only that table's contract, not
+all 38 (0.03 s). The process still imports pandas (about 0.15 s): PyArrow imports it the
+first time it converts a Python value (a line number, a code list), to see whether the
+value is a pandas object, and the baseline never loads it.
 
 The rows as stored are also checked against the current table's contract (issue 13:
 every contract's rules run) without a second pass: they are the file's rows plus the
