@@ -25,6 +25,9 @@ This storage keeps the same files, tables and behaviour — the UI, the daemon a
   event's JSON into the run's log, the index's copy, and the asset's or the check's row,
   and a check planned for 25 countries into 25 rows, serialising it again each time
   (``_serialise_each_event_once``);
+- the rows of a check planned for many countries (one per country) are inserted by one
+  statement run for each row, not by one statement naming every row's values, which
+  SQLAlchemy builds anew for each check (``_store_asset_check_evaluation_planned``);
 - a step's check evaluations and outputs, which a step yields in a burst (a rule per
   country: a loader's step yields some 300), are written together when the burst ends:
   at the step's next other event, its end, any read of the history, or after
@@ -53,8 +56,10 @@ from contextlib import contextmanager
 import sqlalchemy as db
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log import sql_event_log
 from dagster._core.storage.event_log.base import EventLogRecord
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import create_db_conn_string
 from dagster_shared.serdes import serialize_value
@@ -248,6 +253,26 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 connection.close()
         finally:
             self._batch.connections = None
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        """The rows Dagster writes for a planned check, one per partition, with the same
+        values (a test compares them with Dagster's own), inserted as one statement run
+        for each row."""
+        planned = event.dagster_event.event_specific_data
+        partitions = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        values = {
+            "asset_key": planned.asset_key.to_string(),
+            "check_name": planned.check_name,
+            "run_id": event.run_id,
+            "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+            "evaluation_event": sql_event_log.serialize_value(event),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),
+            "evaluation_event_storage_id": event_id,
+        }
+        with self.index_connection() as conn:
+            conn.execute(
+                AssetCheckExecutionsTable.insert(), [{**values, "partition": key} for key in partitions]
+            )
 
     def has_table(self, table_name: str) -> bool:
         if table_name not in self._tables_present and super().has_table(table_name):

@@ -386,3 +386,53 @@ def test_a_steps_burst_of_outputs_is_written_together_and_read_at_once(tmp_path)
         storage.dispose()
     assert len(other_process.get_logs_for_run("r1")) == 5
     other_process.dispose()
+
+
+@pytest.mark.parametrize("countries", [["ATG", "BRB", "JAM"], None])
+def test_a_planned_checks_rows_are_the_ones_dagster_writes(tmp_path, countries):
+    """The pooled storage inserts a planned check's rows (one per country) by one statement
+    run for each row; the rows are the ones Dagster's own storage writes."""
+    import logging
+    import sqlite3
+
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
+    from dagster._core.events import DagsterEvent
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from cmc_pipeline.instance_storage import PooledSqliteEventLogStorage
+
+    partitions = dg.StaticPartitionsDefinition(cmc_iso3_codes())
+    planned = AssetCheckEvaluationPlanned(
+        asset_key=dg.AssetKey(["core", "fact_observation"]),
+        check_name="value_is_a_number",
+        partitions_subset=partitions.subset_with_partition_keys(countries) if countries else None,
+    )
+    event = EventLogEntry(
+        error_info=None,
+        level=logging.DEBUG,
+        user_message="",
+        run_id="r1",
+        timestamp=1_700_000_000.25,
+        job_name="build_warehouse",
+        dagster_event=DagsterEvent(
+            event_type_value="ASSET_CHECK_EVALUATION_PLANNED",
+            job_name="build_warehouse",
+            event_specific_data=planned,
+        ),
+    )
+
+    def rows_written_by(storage, folder) -> list:
+        storage.store_event(event)
+        storage.dispose()
+        with sqlite3.connect(folder / "index.db") as index:
+            return index.execute(
+                "SELECT asset_key, check_name, partition, run_id, execution_status, evaluation_event,"
+                " evaluation_event_timestamp, evaluation_event_storage_id, materialization_event_storage_id"
+                " FROM asset_check_executions ORDER BY partition"
+            ).fetchall()
+
+    ours = rows_written_by(PooledSqliteEventLogStorage(str(tmp_path / "ours")), tmp_path / "ours")
+    dagsters = rows_written_by(SqliteEventLogStorage(str(tmp_path / "stock")), tmp_path / "stock")
+    assert ours == dagsters
+    assert [row[2] for row in ours] == (sorted(countries) if countries else [None])
