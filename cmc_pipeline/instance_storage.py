@@ -18,9 +18,9 @@ This storage keeps the same files, tables and behaviour — the UI, the daemon a
 - a batch of events Dagster hands over together (a run's planned materialisations and
   checks, a step's materialisations of many partitions: ``DAGSTER_EVENT_BATCH_SIZE``,
   which ``cmc`` sets) is written in one transaction per database file, not one each;
-- whether the index has a table is asked of the file once, not before every check
-  evaluation (Dagster asks whether the asset-check tables exist each time it stores one,
-  with a new engine and connection; a table, once there, stays);
+- whether the index has a table, or the asset table a column, is asked of the file once,
+  not before every check evaluation or materialisation (Dagster asks each time, reading
+  the schema; a table or column, once there, stays);
 - an event is serialised once, not once per row that holds it: Dagster writes the same
   event's JSON into the run's log, the index's copy, and the asset's or the check's row,
   and a check planned for 25 countries into 25 rows, serialising it again each time
@@ -145,7 +145,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
+        # Tables of the index, and columns of its asset table, seen to exist.
         self._tables_present: set[str] = set()
+        self._asset_key_columns_present: set[str] = set()
         # Per thread, while a batch is being stored: database file → its open transaction.
         self._batch = threading.local()
         # A step's events waiting for the end of their burst, and when the first came.
@@ -278,6 +280,13 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         if table_name not in self._tables_present and super().has_table(table_name):
             self._tables_present.add(table_name)
         return table_name in self._tables_present
+
+    def _has_asset_key_col_on_connection(self, conn, column_name: str) -> bool:
+        if column_name not in self._asset_key_columns_present:
+            if not super()._has_asset_key_col_on_connection(conn, column_name):
+                return False
+            self._asset_key_columns_present.add(column_name)
+        return True
 
     def dispose(self) -> None:
         self.write_deferred()

@@ -287,6 +287,8 @@ def test_a_batch_of_events_is_stored_whole_or_not_at_all(tmp_path):
         storage.store_event_batch([entry("first"), entry("second")])
         assert [e.user_message for e in storage.get_logs_for_run("r1")] == ["first", "second"]
         assert storage.supports_asset_checks and storage.has_table("asset_check_executions")
+        assert storage.has_asset_key_index_cols() and storage.has_asset_key_index_cols()
+        assert storage._asset_key_columns_present == {"last_materialization_timestamp"}
     finally:
         storage.dispose()
 
