@@ -182,8 +182,8 @@ def _kept_rows_path(body: bytes) -> Path:
 
 
 class _NotKeepable(TypeError):
-    """A cell of a type the kept rows do not write (a date or time without a day): the
-    workbook is read from itself every time."""
+    """A cell of a type the kept rows do not write (a date without a time, a time without
+    a day): such a workbook is read from itself every time."""
 
 
 def _encode_rows(sheets: dict[str, list[tuple]]) -> dict:
