@@ -64,18 +64,18 @@ def test_a_contract_read_alone_is_the_one_read_with_all_the_others():
     from cmc_pipeline.lib.contracts import _contract_named_after
 
     for table, contract in all_contracts().items():
-        assert _contract_named_after(table) == contract
+        assert _contract_named_after(table) is contract
     assert _contract_named_after("core.no_such_table") is None
 
 
 def test_the_gate_reads_a_slice_before_writing_it_only_for_rules_that_compare_with_it():
     """The gate skips reading a slice's current rows unless a SQL rule names ``{previous}``;
     it must find every such rule the quality engine runs."""
-    from cmc_pipeline.steps.gate import _compares_with_previous
+    from cmc_pipeline.lib.quality.rules import compares_with_previous
 
     for contract in all_contracts().values():
         runs = any(r.kind == "sql" and "{previous}" in r.offending_rows_sql for r in rules_for(contract))
-        assert _compares_with_previous(contract) == runs, contract.table
+        assert compares_with_previous(contract) == runs, contract.table
 
 
 def test_code_lists_are_referenced_not_copied():

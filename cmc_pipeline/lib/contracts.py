@@ -177,6 +177,7 @@ def _service_levels(document: dict, path: Path) -> ServiceLevels | None:
     )
 
 
+@cache  # one object per file, whether read with all the others or alone
 def _parse(path: Path) -> TableContract:
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     (obj,) = document["schema"]  # one table per contract, by convention
@@ -217,12 +218,11 @@ def all_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, TableContract]:
 
 
 def contract_for(table: str) -> TableContract:
-    if not all_contracts.cache_info().currsize:
-        # A command that checks one table (``cmc validate``) reads only its contract, named
-        # after the table by convention, rather than all of them.
-        alone = _contract_named_after(table)
-        if alone is not None:
-            return alone
+    # A command that checks one table (``cmc validate``) reads only its contract, named
+    # after the table by convention, rather than all of them.
+    alone = _contract_named_after(table)
+    if alone is not None:
+        return alone
     try:
         return all_contracts()[table]
     except KeyError:
