@@ -15,8 +15,9 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 def pytest_configure(config: pytest.Config) -> None:
     _temporary_files_in_memory(config)
-    # What the pipeline keeps under a digest of its inputs (workbooks read, charts drawn)
-    # is shared by the session's tests, and never lands in ./data/cache.
+    # What the pipeline keeps under a digest of its inputs (workbooks read, charts drawn,
+    # Great Expectations' outcomes) is shared by the session's tests, and never lands in
+    # ./data/cache.
     os.environ.setdefault("CMC_CACHE_DIR", tempfile.mkdtemp(prefix="cmc-cache-"))
 
 

@@ -16,6 +16,7 @@ from cmc_pipeline import settings
 from cmc_pipeline.lib import quality
 from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.lib.quality.rules import compares_with_previous
 from cmc_pipeline.lib.warehouse import Warehouse
 from cmc_pipeline.steps.load_report import LoadReport
 from cmc_pipeline.steps.review import REVIEW_TABLE
@@ -56,7 +57,7 @@ def validate_and_save(
     stamp = f"{now():%Y%m%dT%H%M%S%f}"
     # The slice's current rows, read only when a rule compares with them or some are kept.
     keeps = keep_previous is not None and len(keep_previous) > 0
-    previous = warehouse.read_slice(table, everything) if keeps or _compares_with_previous(contract) else None
+    previous = warehouse.read_slice(table, everything) if keeps or compares_with_previous(contract) else None
     run = quality.validate(
         parts,
         contract,
@@ -87,12 +88,6 @@ def validate_and_save(
         written = pd.concat([promoted_rows, kept], ignore_index=True) if len(kept) else promoted_rows
     report.rows_written = warehouse.replace_slice(table, written, slice_for(promoted))
     return promoted_rows
-
-
-def _compares_with_previous(contract) -> bool:
-    """Whether a SQL rule of ``contract`` reads the slice's current rows (``{previous}``)."""
-    entries = [*contract.quality, *(q for c in contract.columns for q in c.raw.get("quality") or ())]
-    return any(e.get("type") == "sql" and "{previous}" in str(e.get("query") or "") for e in entries)
 
 
 def validate_and_replace(

@@ -133,12 +133,26 @@ class Rule:
         return self.name
 
 
+def _quality_entries(contract: TableContract) -> list[tuple[str | None, dict]]:
+    """The contract's quality entries in order, each with its column (None: the table's)."""
+    table_entries = [(None, q) for q in contract.quality]
+    property_entries = [(c.name, q) for c in contract.columns for q in c.raw.get("quality") or ()]
+    return table_entries + property_entries
+
+
+def compares_with_previous(contract: TableContract) -> bool:
+    """Whether a SQL rule of ``contract`` reads the slice's current rows (``{previous}``),
+    without building every rule (which reads the code lists)."""
+    return any(
+        entry.get("type") == "sql" and "{previous}" in str(entry.get("query") or "")
+        for _column, entry in _quality_entries(contract)
+    )
+
+
 def rules_for(contract: TableContract) -> list[Rule]:
     """Every rule of ``contract``: the structural ones, then its quality entries in order."""
     rules = _structural_rules(contract)
-    table_entries = [(None, q) for q in contract.quality]
-    property_entries = [(c.name, q) for c in contract.columns for q in c.raw.get("quality") or ()]
-    for column, entry in table_entries + property_entries:
+    for column, entry in _quality_entries(contract):
         if entry.get("type") == "text":
             continue  # a promise in words only; documented, not run
         rules.append(_quality_rule(contract, column, entry))
