@@ -438,3 +438,75 @@ def test_a_planned_checks_rows_are_the_ones_dagster_writes(tmp_path, countries):
     dagsters = rows_written_by(SqliteEventLogStorage(str(tmp_path / "stock")), tmp_path / "stock")
     assert ours == dagsters
     assert [row[2] for row in ours] == (sorted(countries) if countries else [None])
+
+
+def test_every_row_the_pooled_storage_writes_is_the_one_dagster_writes(tmp_path):
+    """The pooled storage writes each row with a statement built once and its values as
+    parameters, and updates an asset's row before inserting it. The events of two real
+    runs (a partitioned asset with a check per partition, an unpartitioned one with its
+    check; the second run's check results without their planned rows) stored by it and by
+    Dagster's own SQLite storage leave the same rows in every table of every file."""
+    import sqlite3
+
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from cmc_pipeline.instance_storage import PooledSqliteEventLogStorage
+
+    countries = dg.StaticPartitionsDefinition(["ATG", "BRB", "JAM"])
+
+    @dg.asset(partitions_def=countries, check_specs=[dg.AssetCheckSpec("rows_present", asset="permits")])
+    def permits(context):
+        yield dg.MaterializeResult(metadata={"rows": 3})
+        yield dg.AssetCheckResult(check_name="rows_present", passed=context.partition_key != "BRB")
+
+    @dg.asset
+    def regional_total() -> int:
+        return 9
+
+    @dg.asset_check(asset=regional_total)
+    def total_is_positive(regional_total: int) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=regional_total > 0)
+
+    events = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        for run_number, country in enumerate(["ATG", "BRB"]):
+            for selection, partition in (([permits], country), ([regional_total, total_is_positive], None)):
+                result = dg.materialize(selection, instance=instance, partition_key=partition)
+                logged = instance.all_logs(result.run_id)
+                if run_number == 1:  # a result whose planned row is missing is inserted
+                    logged = [e for e in logged if e.dagster_event_type != "ASSET_CHECK_EVALUATION_PLANNED"]
+                events += logged
+    assert {e.dagster_event_type for e in events} >= {
+        "ASSET_MATERIALIZATION",
+        "ASSET_MATERIALIZATION_PLANNED",
+        "ASSET_CHECK_EVALUATION",
+        "ASSET_CHECK_EVALUATION_PLANNED",
+        "PIPELINE_SUCCESS",
+    }
+
+    # When a row or a file's schema was made: the two storages write moments apart.
+    made_at = {"create_timestamp", "migration_completed"}
+
+    def every_row(storage_class, folder) -> dict:
+        storage = storage_class(str(folder))
+        for event in events:
+            storage.store_event(event)
+        storage.dispose()
+        rows = {}
+        for database in sorted(folder.glob("*.db")):
+            with sqlite3.connect(database) as connection:
+                tables = [
+                    name
+                    for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                ]
+                for table in tables:
+                    cursor = connection.execute(f"SELECT * FROM {table} ORDER BY 1")
+                    kept = [i for i, column in enumerate(cursor.description) if column[0] not in made_at]
+                    rows[database.name, table] = [[row[i] for i in kept] for row in cursor.fetchall()]
+        return rows
+
+    ours = every_row(PooledSqliteEventLogStorage, tmp_path / "ours")
+    dagsters = every_row(SqliteEventLogStorage, tmp_path / "stock")
+    assert ours == dagsters
+    assert len(dagsters[("index.db", "asset_check_executions")]) == 4
+    assert len(dagsters[("index.db", "asset_keys")]) == 2
