@@ -173,7 +173,10 @@ def write_code_list_file() -> Path:
 
 def _fold(text: str) -> str:
     """Lower case without accents or surrounding space: labels compare on their words."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
+    text = str(text)
+    if text.isascii():  # most names: nothing to decompose
+        return " ".join(text.lower().split())
+    decomposed = unicodedata.normalize("NFKD", text)
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
 
 
@@ -208,12 +211,13 @@ class IloCodeLists:
             self._by_code[row.code].append(row)
             for name in set(row.names):
                 self._by_name[_fold(name)].append(row)
-        self._parent_words = {
-            (row.code_list, row.code): frozenset().union(*(_words(n) for n in row.names)) for row in rows
-        }
-        self._classification_words = {
-            row.code_list: [_words(n) for n in row.classification if n] for row in rows
-        }
+        self._rows = {(row.code_list, row.code): row for row in rows}
+        self._parent_words: dict[tuple[str, str], frozenset[str]] = {}
+        # Every code of a list has its list's classification names: read them once a list.
+        self._classification_words: dict[str, list[frozenset[str]]] = {}
+        for row in rows:
+            if row.code_list not in self._classification_words:
+                self._classification_words[row.code_list] = [_words(n) for n in row.classification if n]
 
     def dimensions_of(self, code: str) -> set[str]:
         return {row.dimension for row in self._by_code.get(code, ())}
@@ -267,14 +271,21 @@ class IloCodeLists:
             if concept is None:
                 continue
             qualifier = words - concept
-            if (
-                qualifier
-                and row.parent
-                and not qualifier <= self._parent_words.get((row.code_list, row.parent), set())
-            ):
+            if qualifier and row.parent and not qualifier <= self._words_of_parent(row.code_list, row.parent):
                 continue
             matched.append(row)
         return matched
+
+    def _words_of_parent(self, code_list: str, parent: str) -> frozenset[str]:
+        """The words of a parent code's names (a version of a list: ``Youth and adults``),
+        worked out the first time a label's qualifier is matched against them."""
+        key = (code_list, parent)
+        if key not in self._parent_words:
+            row = self._rows.get(key)
+            self._parent_words[key] = (
+                frozenset().union(*(_words(n) for n in row.names)) if row else frozenset()
+            )
+        return self._parent_words[key]
 
 
 @cache
