@@ -97,7 +97,9 @@ class Release:
 
     @property
     def cells(self) -> list[str]:
-        return self.frame[self.key_columns].astype(str).agg("|".join, axis=1).tolist()
+        # A plain loop over the rows: pandas' row-wise ``agg`` costs ~40 µs a row.
+        keys = self.frame[self.key_columns].astype(str).itertuples(index=False, name=None)
+        return ["|".join(key) for key in keys]
 
     def variables(self) -> list[tuple[str, float]]:
         """A cell's identity across releases: its key and its value."""
