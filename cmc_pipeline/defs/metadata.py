@@ -80,9 +80,12 @@ def with_contract_attributes(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 def materialize_result(report: LoadReport, asset_key: dg.AssetKey | None = None) -> dg.MaterializeResult:
     contract = contract_for(report.table)
+    # The column schema is the definition's (``definition_metadata``), which the UI shows
+    # for every materialisation; the contract version here says which schema a row had.
+    # Repeated on each country's materialisation it was four fifths of the time Dagster
+    # spent serialising them.
     metadata: dict = {
         "dagster/row_count": report.rows_written,
-        "dagster/column_schema": table_schema(contract),
         "dagster/table_name": report.table,
         "contract_version": contract.version,
         "countries": ", ".join(report.countries),
