@@ -7,6 +7,7 @@ Heavy libraries (Dagster, pandas, DuckDB) are imported inside the commands so th
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -55,9 +56,21 @@ def prepare_dagster_home() -> Path:
     return home
 
 
+# Commands that serve until stopped; every other command is a batch that ends.
+SERVERS = {"dev", "portal"}
+# A batch keeps most of what it allocates (definitions, a run's events, frames) to its
+# end, and Python's cyclic garbage collector, run by default every 700 allocations, walks
+# it again at each pass: 0.9 s of a 15 s warm build, 1,260 passes. Every 50,000
+# allocations it takes 0.15 s, a dozen passes, and the build's peak memory is the same
+# (about 510 MB; docs/benchmarks.md). A server keeps Python's default.
+BATCH_GARBAGE_COLLECTION = (50_000, 20, 20)
+
+
 @click.group(help="cmc-pipeline: the CMC regional labour-migration data warehouse.")
-def main() -> None:
-    pass
+@click.pass_context
+def main(context: click.Context) -> None:
+    if context.invoked_subcommand not in SERVERS:
+        gc.set_threshold(*BATCH_GARBAGE_COLLECTION)
 
 
 @main.command(help="Materialise every asset for every country from the configured sources, then summarise.")

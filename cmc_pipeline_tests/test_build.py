@@ -510,3 +510,23 @@ def test_every_row_the_pooled_storage_writes_is_the_one_dagster_writes(tmp_path)
     assert ours == dagsters
     assert len(dagsters[("index.db", "asset_check_executions")]) == 4
     assert len(dagsters[("index.db", "asset_keys")]) == 2
+
+
+def test_a_batch_command_collects_garbage_less_often_than_a_server():
+    """A command that runs and ends (build, validate, import …) has Python's garbage
+    collector pass every 50,000 allocations rather than every 700; the UI and the portal,
+    which serve until stopped, keep Python's default."""
+    import gc
+
+    from cmc_pipeline.cli import BATCH_GARBAGE_COLLECTION, main
+
+    default = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        for server in ("portal", "dev"):
+            assert CliRunner().invoke(main, [server, "--help"]).exit_code == 0
+            assert gc.get_threshold() == (700, 10, 10), server
+        assert CliRunner().invoke(main, ["validate", "--help"]).exit_code == 0
+        assert gc.get_threshold() == BATCH_GARBAGE_COLLECTION
+    finally:
+        gc.set_threshold(*default)
