@@ -7,6 +7,7 @@ Heavy libraries (Dagster, pandas, DuckDB) are imported inside the commands so th
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import os
@@ -66,11 +67,23 @@ SERVERS = {"dev", "portal"}
 BATCH_GARBAGE_COLLECTION = (50_000, 20, 20)
 
 
+def collect_garbage_as_a_batch() -> None:
+    """Python's collector settings for a command that runs and ends (see above). At exit,
+    after the ``atexit`` handlers registered while the command worked (handlers run last
+    registered first), what is left is frozen: the interpreter's last full collection then
+    skips it instead of walking half a gigabyte of objects about to go with the process
+    (0.8-1 s after a build's summary). Everything the command writes is committed or
+    closed before that (the warehouse, the run history, files), and objects are still
+    freed as the modules holding them are."""
+    gc.set_threshold(*BATCH_GARBAGE_COLLECTION)
+    atexit.register(gc.freeze)
+
+
 @click.group(help="cmc-pipeline: the CMC regional labour-migration data warehouse.")
 @click.pass_context
 def main(context: click.Context) -> None:
     if context.invoked_subcommand not in SERVERS:
-        gc.set_threshold(*BATCH_GARBAGE_COLLECTION)
+        collect_garbage_as_a_batch()
 
 
 @main.command(help="Materialise every asset for every country from the configured sources, then summarise.")

@@ -512,21 +512,25 @@ def test_every_row_the_pooled_storage_writes_is_the_one_dagster_writes(tmp_path)
     assert len(dagsters[("index.db", "asset_keys")]) == 2
 
 
-def test_a_batch_command_collects_garbage_less_often_than_a_server():
+def test_a_batch_command_collects_garbage_less_often_than_a_server(monkeypatch):
     """A command that runs and ends (build, validate, import …) has Python's garbage
-    collector pass every 50,000 allocations rather than every 700; the UI and the portal,
-    which serve until stopped, keep Python's default."""
+    collector pass every 50,000 allocations rather than every 700, and freezes what is
+    left at exit; the UI and the portal, which serve until stopped, keep Python's default."""
+    import atexit
     import gc
 
-    from cmc_pipeline.cli import BATCH_GARBAGE_COLLECTION, main
+    from cmc_pipeline import cli
 
+    at_exit = []
+    monkeypatch.setattr(atexit, "register", at_exit.append)
     default = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
         for server in ("portal", "dev"):
-            assert CliRunner().invoke(main, [server, "--help"]).exit_code == 0
-            assert gc.get_threshold() == (700, 10, 10), server
-        assert CliRunner().invoke(main, ["validate", "--help"]).exit_code == 0
-        assert gc.get_threshold() == BATCH_GARBAGE_COLLECTION
+            assert CliRunner().invoke(cli.main, [server, "--help"]).exit_code == 0
+            assert gc.get_threshold() == (700, 10, 10) and at_exit == [], server
+        assert CliRunner().invoke(cli.main, ["validate", "--help"]).exit_code == 0
+        assert gc.get_threshold() == cli.BATCH_GARBAGE_COLLECTION
+        assert at_exit == [gc.freeze]
     finally:
         gc.set_threshold(*default)
