@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import machine_line, markdown_table, write_section
 
-REPEATS = 3
+REPEATS = 5
 PYTHON = sys.executable
 
 
@@ -133,10 +133,11 @@ concurrency:
 """
 
 
-def warm_build(stock_event_log: bool, repeats: int, code: Path | None = None) -> tuple[float, int]:
-    """Median of ``repeats`` builds into one data folder after a first that fills it, and
-    the events the last build's run stored. ``code``: the project as another revision has
-    it (``revision_folder``), run with the same installed packages."""
+def warm_folder(stock_event_log: bool = False, code: Path | None = None):
+    """A data folder filled by a first build, and a function that times one more build
+    into it (a warm build) and one that counts the events the latest build's run stored.
+    ``code``: the project as another revision has it (``revision_folder``), run with the
+    same installed packages."""
     env = fresh_env()
     if stock_event_log:
         home = Path(env["DAGSTER_HOME"])
@@ -146,15 +147,30 @@ def warm_build(stock_event_log: bool, repeats: int, code: Path | None = None) ->
         env["PYTHONPATH"] = str(code)
     build = [PYTHON, "-c", "from cmc_pipeline.cli import main; main()", "build"]
     subprocess.run(build, env=env, check=True, capture_output=True, cwd=code)
-    times = []
-    for _ in range(repeats):
+
+    def timed_build() -> float:
         start = time.perf_counter()
         subprocess.run(build, env=env, check=True, capture_output=True, cwd=code)
-        times.append(time.perf_counter() - start)
-    count = subprocess.run(
-        [PYTHON, "-c", COUNT_BUILD_EVENTS], env=env, check=True, capture_output=True, text=True, cwd=code
-    )
-    return statistics.median(times), int(count.stdout.strip())
+        return time.perf_counter() - start
+
+    def events() -> int:
+        count = subprocess.run(
+            [PYTHON, "-c", COUNT_BUILD_EVENTS], env=env, check=True, capture_output=True, text=True, cwd=code
+        )
+        return int(count.stdout.strip())
+
+    return timed_build, events
+
+
+def interleaved(measures: dict, repeats: int) -> dict[str, float]:
+    """The median of ``repeats`` runs of each measure, taken in turn (a, b, c, a, b, c …)
+    so that a machine that slows down or speeds up meanwhile weighs on each alike: on a
+    shared machine a process's speed drifts by a third within minutes."""
+    times: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(repeats):
+        for name, measure in measures.items():
+            times[name].append(measure())
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 # The events of the latest `build_warehouse` run (the freshness run that follows is apart).
@@ -165,9 +181,9 @@ with dg.DagsterInstance.get() as instance:
     print(len(instance.all_logs(run.run_id)))
 """
 
-# The revision before issue 15's third round (events serialised once and a step's burst
-# written together, workbooks and Great Expectations' outcomes kept in the cache, a
-# slice read before its write only when a rule needs it): the build before it.
+# The end of issue 15's third round, before its fourth (rows of the run history written by
+# statements built once, the garbage collector tuned for a batch and frozen at exit,
+# materialisations without the repeated column schema): the build before it.
 BEFORE = "f119e5b"
 
 
@@ -181,25 +197,39 @@ def revision_folder(revision: str) -> Path:
 
 
 def main() -> None:
-    bare_import = median_of(
-        lambda: timed_subprocess([PYTHON, "-c", "import dagster, duckdb, pandas, pyarrow"])
+    load = interleaved(
+        {
+            "dagster --version": lambda: timed_subprocess(
+                [str(Path(PYTHON).with_name("dagster")), "--version"]
+            ),
+            "definitions": lambda: timed_subprocess(
+                [PYTHON, "-c", "from cmc_pipeline.definitions import defs; defs().resolve_asset_graph()"]
+            ),
+        },
+        REPEATS,
     )
-    dagster_version = median_of(
-        lambda: timed_subprocess([str(Path(PYTHON).with_name("dagster")), "--version"])
+    dagster_version, definitions = load["dagster --version"], load["definitions"]
+    ours, our_events = warm_folder()
+    earlier, earlier_events = warm_folder(code=revision_folder(BEFORE))
+    builds = interleaved(
+        {
+            "bare import": lambda: timed_subprocess(
+                [PYTHON, "-c", "import dagster, duckdb, pandas, pyarrow"]
+            ),
+            "warm build": ours,
+            "before": earlier,
+        },
+        REPEATS,
     )
-    definitions = median_of(
-        lambda: timed_subprocess(
-            [PYTHON, "-c", "from cmc_pipeline.definitions import defs; defs().resolve_asset_graph()"]
-        )
-    )
-    warm, warm_events = warm_build(stock_event_log=False, repeats=REPEATS)
-    warm_stock, _ = warm_build(stock_event_log=True, repeats=1)  # the before: one is enough
-    before, before_events = warm_build(stock_event_log=False, repeats=REPEATS, code=revision_folder(BEFORE))
+    bare_import, warm, before = builds["bare import"], builds["warm build"], builds["before"]
+    warm_events, before_events = our_events(), earlier_events()
+    stock, _ = warm_folder(stock_event_log=True)
+    warm_stock = stock()  # the before of the pooled event log: one is enough
     # Warm both paths once (imports, code-list caches) so the comparison is of the work.
     plain_script_seconds()
     dagster_job_seconds()
-    plain = median_of(plain_script_seconds)
-    job = median_of(dagster_job_seconds)
+    plain = median_of(plain_script_seconds, 3)
+    job = median_of(dagster_job_seconds, 3)
     overhead = job - plain
     events = events_in_last_run()
 
@@ -251,7 +281,8 @@ def main() -> None:
         [
             "## Build: definitions load, `cmc build`, orchestration overhead",
             "",
-            machine_line() + f" Median of {REPEATS} runs each (the stock event log: one); bundled snapshots.",
+            machine_line() + f" Median of {REPEATS} runs each, taken in turn with their baselines (the stock"
+            " event log: one run; the in-process job and plain script: 3 each); bundled snapshots.",
             "",
             markdown_table(["measure", "time", "baseline", "baseline time", "ratio"], rows),
             "",
