@@ -76,13 +76,18 @@ def conform_to_contract(frame: pd.DataFrame, contract: TableContract) -> pd.Data
     renamed column can never land in the wrong place silently.
     """
     _refuse_other_columns(list(frame.columns), contract)
-    out = pd.DataFrame(index=frame.index)
-    for column in contract.columns:
-        out[column.name] = frame[column.name].astype(PANDAS_DTYPES[column.logical_type])
+    # Made whole from its columns (inserting them one by one rebuilds the frame each time),
+    # each cast only if it is not of its type already.
+    out = pd.DataFrame({c.name: _as_type(frame[c.name], c.logical_type) for c in contract.columns})
     nulls = [c.name for c in contract.columns if c.required and out[c.name].isna().any()]
     if nulls:
         raise WarehouseError(f"rows for {contract.table} have empty values in required columns {nulls}")
     return out.reset_index(drop=True)
+
+
+def _as_type(values: pd.Series, logical_type: str) -> pd.Series:
+    dtype = pd.api.types.pandas_dtype(PANDAS_DTYPES[logical_type])
+    return values if values.dtype == dtype else values.astype(dtype)
 
 
 def _refuse_other_columns(names: list[str], contract: TableContract) -> None:
