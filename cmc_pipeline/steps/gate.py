@@ -34,7 +34,6 @@ def validate_and_save(
     *,
     batch: list[str] | None,
     slice_for: Callable[[list[str]], dict],
-    before_write: Callable[[pd.DataFrame], object] | None = None,
     keep_previous: pd.DataFrame | None = None,
     partition_column: str = "country_iso3",
     engine: str = "auto",
@@ -42,12 +41,13 @@ def validate_and_save(
     """Check ``parts`` against ``table``'s contract country by country, then write the
     countries that passed (the whole table when ``batch`` is None: it passes or not).
 
-    ``slice_for(countries)`` is the slice those countries' rows replace; ``before_write``
-    may refuse the promoted rows by raising (nothing is written then). ``keep_previous``
-    lists slices (its columns name them, e.g. country_iso3 and indicator_id) whose
-    previous rows are kept instead of replaced. ``partition_column`` names the column the
-    batch's countries are in; ``engine`` is the quality engine's (see ``quality.validate``).
-    Returns the promoted rows.
+    ``slice_for(countries)`` is the slice those countries' rows replace. Every rule's
+    result goes into ``quality.check_results`` in the same transaction as the rows, so the
+    results kept always describe the rows written. ``keep_previous`` lists slices (its
+    columns name them, e.g. country_iso3 and indicator_id) whose previous rows are kept
+    instead of replaced. ``partition_column`` names the column the batch's countries are
+    in; ``engine`` is the quality engine's (see ``quality.validate``). Returns the
+    promoted rows.
     """
     contract = contract_for(table)
     warehouse.ensure_tables([contract])  # a first load compares with an empty table
@@ -70,23 +70,25 @@ def validate_and_save(
     )
     report.validation = run
     report.blocked = [c for c in run.blocked_partitions if c is not None]
-    save_check_results(warehouse, run)
+    results = check_results_change(run)
     rows = pd.concat([p.reindex(columns=contract.column_names) for p in parts], ignore_index=True)
     if batch is None:
         promoted_rows = rows if run.passed else rows.iloc[0:0]
-        if run.passed:
-            report.rows_written = warehouse.replace_slice(table, promoted_rows, everything)
-        return promoted_rows
-    promoted = [c for c in batch if c not in report.blocked]
-    promoted_rows = rows[rows[partition_column].isin(promoted)]
-    if before_write is not None:
-        before_write(promoted_rows)
-    written = promoted_rows
-    if keeps and len(previous):
-        kept = previous.merge(keep_previous.drop_duplicates(), on=list(keep_previous.columns))
-        kept = kept[kept[partition_column].isin(promoted)].reindex(columns=contract.column_names)
-        written = pd.concat([promoted_rows, kept], ignore_index=True) if len(kept) else promoted_rows
-    report.rows_written = warehouse.replace_slice(table, written, slice_for(promoted))
+        change = (table, promoted_rows, everything) if run.passed else None
+    else:
+        promoted = [c for c in batch if c not in report.blocked]
+        promoted_rows = rows[rows[partition_column].isin(promoted)]
+        written = promoted_rows
+        if keeps and len(previous):
+            kept = previous.merge(keep_previous.drop_duplicates(), on=list(keep_previous.columns))
+            kept = kept[kept[partition_column].isin(promoted)].reindex(columns=contract.column_names)
+            written = pd.concat([promoted_rows, kept], ignore_index=True) if len(kept) else promoted_rows
+        change = (table, written, slice_for(promoted))
+    changes = [c for c in (results, change) if c is not None]
+    if changes:
+        counts = warehouse.replace_slices(changes)
+        if change is not None:
+            report.rows_written = counts[-1]
     return promoted_rows
 
 
@@ -140,7 +142,18 @@ WHOLE_TABLE = "_Z"  # the country of a result for a table checked whole (SDMX: n
 def save_check_results(warehouse: Warehouse, run: quality.ValidationRun) -> None:
     """Keep every rule's latest result for the table and the countries just checked, in
     ``quality.check_results``: what the report's quality section, analysts and the portal
-    read, beside the Dagster checks the UI shows."""
+    read, beside the Dagster checks the UI shows. (``validate_and_save`` writes them with
+    the rows, in one transaction.)"""
+    results = check_results_change(run)
+    if results is not None:
+        warehouse.replace_slices([results])
+
+
+def check_results_change(run: quality.ValidationRun) -> tuple[str, pd.DataFrame, dict] | None:
+    """The rows of ``quality.check_results`` for ``run`` and the slice they replace (the
+    table's results for the countries checked), or None when no rule ran."""
+    if not run.results:
+        return None
     checked_at, run_id = now(), _current_run_id()
     rows = pd.DataFrame(
         [
@@ -162,11 +175,8 @@ def save_check_results(warehouse: Warehouse, run: quality.ValidationRun) -> None
             for result in run.results
         ]
     )
-    if not len(rows):
-        return
-    warehouse.ensure_tables([contract_for(CHECK_RESULTS_TABLE)])
     countries = sorted(set(rows["country_iso3"]))
-    warehouse.replace_slice(CHECK_RESULTS_TABLE, rows, {"table_name": [run.table], "country_iso3": countries})
+    return CHECK_RESULTS_TABLE, rows, {"table_name": [run.table], "country_iso3": countries}
 
 
 def _current_run_id() -> str | None:
