@@ -39,7 +39,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 ROWS = 1_000_000
 COUNTRY = "JAM"
 TARGET_RATIO = 4.0
-REPEATS = 3
+REPEATS = 5
 TARGET_PEAK_MB = 1024
 
 
@@ -192,32 +192,42 @@ def measure(step: str, file: Path, work: Path) -> dict:
     return {**json.loads(output.stdout.strip().splitlines()[-1]), "process_seconds": process_seconds}
 
 
-def median_measure(step: str, file: Path, work: Path) -> dict:
-    """``measure`` three times; the run with the median process time."""
-    runs = []
+STEPS = ("duckdb_read", "duckdb_read_to_file", "check", "validate_and_load")
+
+
+def measured_in_turn(file: Path, work: Path) -> tuple[dict[str, dict], float]:
+    """Each step ``measure``d and ``cmc validate`` timed, ``REPEATS`` times, taken in turn
+    (read, read to a file, check, load, the command; again …) so that a machine that slows
+    down meanwhile weighs on a step and its baseline alike: on a shared machine a process's
+    speed drifts by a third within minutes. Each step's run with the median process time,
+    and the command's median time."""
+    runs: dict[str, list[dict]] = {step: [] for step in STEPS}
+    command: list[float] = []
     for attempt in range(REPEATS):
-        folder = work / f"{step}-{attempt}"
-        folder.mkdir(parents=True)
-        runs.append(measure(step, file, folder))
-    return sorted(runs, key=lambda r: r["process_seconds"])[REPEATS // 2]
+        for step in STEPS:
+            folder = work / f"{step}-{attempt}"
+            folder.mkdir(parents=True)
+            runs[step].append(measure(step, file, folder))
+        command.append(time_cli(file))
+    middle = REPEATS // 2
+    return (
+        {step: sorted(found, key=lambda r: r["process_seconds"])[middle] for step, found in runs.items()},
+        sorted(command)[middle],
+    )
 
 
 def time_cli(file: Path) -> float:
-    """``cmc validate`` as a person runs it, interpreter start and imports included; the
-    median of three."""
+    """``cmc validate`` as a person runs it, interpreter start and imports included."""
     cmc = Path(sys.executable).with_name("cmc")
     environment = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    times = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        subprocess.run(
-            [str(cmc), "validate", str(file), "--dataset", "work_permits", "--country", COUNTRY],
-            check=True,
-            capture_output=True,
-            env=environment,
-        )
-        times.append(time.perf_counter() - started)
-    return sorted(times)[REPEATS // 2]
+    started = time.perf_counter()
+    subprocess.run(
+        [str(cmc), "validate", str(file), "--dataset", "work_permits", "--country", COUNTRY],
+        check=True,
+        capture_output=True,
+        env=environment,
+    )
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -226,11 +236,8 @@ def main() -> None:
         file = work / "JAM__work_permits__benchmark.csv"
         write_upload(file)
         size_mb = file.stat().st_size / 1e6
-        read = median_measure("duckdb_read", file, work)
-        read_to_file = median_measure("duckdb_read_to_file", file, work)
-        check = median_measure("check", file, work)
-        cli_seconds = time_cli(file)
-        load = median_measure("validate_and_load", file, work)
+        steps, cli_seconds = measured_in_turn(file, work)
+    read, read_to_file, check, load = (steps[step] for step in STEPS)
     goals = [
         (
             "`cmc validate FILE --dataset work_permits --country JAM`",
@@ -274,7 +281,7 @@ def main() -> None:
             "## National uploads: a million-row work-permits file",
             f"`benchmarks/uploads_benchmark.py`. {machine_line()} One CSV of {ROWS:,} rows "
             f"({size_mb:.0f} MB) from one country. Each measure is the median of {REPEATS} runs, each "
-            "in a fresh process.",
+            "in a fresh process, the measures taken in turn.",
             f"Issue 15's goals, whole processes from interpreter start to exit (goal: within "
             f"{TARGET_RATIO:g}× the baseline):",
             markdown_table(
