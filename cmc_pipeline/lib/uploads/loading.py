@@ -35,7 +35,7 @@ from cmc_pipeline.lib.uploads import intake, reports
 from cmc_pipeline.lib.uploads.checking import FileCheck, check_file
 from cmc_pipeline.lib.uploads.datasets import PIPELINE_COLUMNS, UploadDataset, upload_dataset
 from cmc_pipeline.lib.warehouse import Warehouse
-from cmc_pipeline.steps.gate import save_check_results
+from cmc_pipeline.steps.gate import check_results_change, save_check_results
 from cmc_pipeline.steps.load_report import LoadReport
 
 RAW_SOURCE = "uploads"
@@ -229,17 +229,20 @@ def process_upload(
     # every write like every other table's. A failure here is the pipeline's, not the
     # sender's: nothing is written and the run fails with the rule's message.
     outcome.stored = stored_rows_check(check.validation, rows, spec, country)
-    save_check_results(warehouse, outcome.stored)
     if not outcome.stored.passed:
+        save_check_results(warehouse, outcome.stored)
         raise RuntimeError(
             f"{original_name}: the rows to be stored break the contract of {spec.current_table}; "
             "nothing was written:\n  " + "\n  ".join(outcome.stored.report_lines(limit_per_rule=3))
         )
     outcome.replaced = _rows_to_be_replaced(warehouse, spec, country, periods)
+    # The rules' results go in with the rows, in one transaction, as the gate writes them.
+    results = check_results_change(outcome.stored)
     written = warehouse.replace_slices(
         [
             (spec.history_table, rows, {"upload_id": [upload_id]}),
             (spec.current_table, rows, {"country_iso3": [country], "period": periods}),
+            *([results] if results is not None else []),
         ]
     )
     outcome.status, outcome.rows_loaded = "accepted", written[0]
