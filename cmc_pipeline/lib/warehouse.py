@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,8 +87,15 @@ def conform_to_contract(frame: pd.DataFrame, contract: TableContract) -> pd.Data
 
 
 def _as_type(values: pd.Series, logical_type: str) -> pd.Series:
-    dtype = pd.api.types.pandas_dtype(PANDAS_DTYPES[logical_type])
+    dtype = _pandas_dtype(logical_type)
     return values if values.dtype == dtype else values.astype(dtype)
+
+
+@cache
+def _pandas_dtype(logical_type: str):
+    """The pandas dtype of a contract's logical type, made once (every read and write of a
+    slice asks it of each column)."""
+    return pd.api.types.pandas_dtype(PANDAS_DTYPES[logical_type])
 
 
 def _refuse_other_columns(names: list[str], contract: TableContract) -> None:
