@@ -122,6 +122,24 @@ def test_the_zip_the_world_bank_serves_is_read_like_the_csv_inside_it():
     assert from_zip.equals(parser.parse_download(SHARE_CSV.read_bytes(), name=SHARE_CSV.name))
 
 
+def test_a_download_parsed_once_is_kept_and_read_the_same_again(tmp_path, monkeypatch):
+    """Every build parses the same bundled downloads: the rows are kept under the file's
+    digest and come back with the same values and types; a kept file that cannot be read
+    is parsed again, and a file that fails to parse is refused every time."""
+    monkeypatch.setenv("CMC_CACHE_DIR", str(tmp_path))
+    body = RECEIVED_XLS.read_bytes()
+    first = parser.parse_download(body, name=RECEIVED_XLS.name)
+    (kept,) = (tmp_path / "worldbank").glob("*.parquet")
+    again = parser.parse_download(body, name=RECEIVED_XLS.name)
+    assert again.equals(first) and list(again.dtypes) == list(first.dtypes)
+    kept.write_bytes(b"PAR1 not a table")
+    assert parser.parse_download(body, name=RECEIVED_XLS.name).equals(first)
+    for _ in range(2):
+        with pytest.raises(SourceFormatError, match="not a World Bank bulk CSV"):
+            parser.parse_download(b"a,b\n1,2\n", name="x.csv")
+    assert len(list((tmp_path / "worldbank").glob("*.parquet"))) == 1
+
+
 def test_files_that_are_not_wdi_data_are_refused_with_what_they_are():
     with pytest.raises(SourceFormatError, match="indicator's metadata file"):
         parser.parse_download(METADATA_CSV.read_bytes(), name=METADATA_CSV.name)

@@ -24,12 +24,15 @@ import json
 import re
 import zipfile
 from datetime import date
+from pathlib import Path
 
 import xlrd
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError
+from cmc_pipeline.lib.kept_frames import kept_frame
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.steps import fetching
 from cmc_pipeline.steps.fetching import FetchedResponse, read_csv_strict
 
 PER_PAGE = 500
@@ -140,8 +143,21 @@ def parse_api_pages(responses: list[FetchedResponse]) -> pd.DataFrame:
 
 def parse_download(body: bytes, *, name: str) -> pd.DataFrame:
     """Staging rows from any World Bank download: the bulk CSV, the ZIP it comes in, or
-    the legacy Excel file. The format is taken from the bytes, not from the file name."""
-    origin = f"World Bank file {name}"
+    the legacy Excel file. The format is taken from the bytes, not from the file name.
+
+    The rows of a download parsed once are kept under a digest of its bytes and of the
+    code that parsed them (``lib/kept_frames.py``): every build reads the same bundled
+    downloads, whose parsing (the whole world, every year) was a tenth of a build."""
+    return kept_frame(
+        "worldbank",
+        body,
+        lambda: _parse_download(body, origin=f"World Bank file {name}"),
+        code=[Path(__file__), Path(fetching.__file__)],
+        libraries=["xlrd"],
+    )
+
+
+def _parse_download(body: bytes, *, origin: str) -> pd.DataFrame:
     if body.startswith(_OLE2_MAGIC):
         return parse_xls(body, origin=origin)
     if body.startswith(_ZIP_MAGIC):
