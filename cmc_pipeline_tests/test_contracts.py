@@ -13,6 +13,8 @@ import yaml
 from cmc_pipeline.lib.contracts import SQL_TYPES, all_contracts
 from cmc_pipeline.lib.quality import reference_values, rules_for
 from cmc_pipeline.lib.quality.dictionary import DICTIONARY_PATH, render_data_dictionary
+from cmc_pipeline.lib.yaml_files import read_yaml
+from cmc_pipeline.settings import PROJECT_DIR
 
 # What DuckDB's information_schema calls the types the contracts' DDL creates.
 DUCKDB_SPELLING = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
@@ -124,3 +126,17 @@ def test_every_built_table_matches_its_contract(built_warehouse):
             assert actual[column.name] == DUCKDB_SPELLING.get(declared, declared), (
                 f"{table}.{column.name} is {actual[column.name]}, the contract says {column.logical_type}"
             )
+
+
+def test_every_yaml_file_reads_as_pyyamls_own_safe_loader_reads_it(tmp_path):
+    """Contracts, catalogues and reference lists are read with libyaml's loader for speed:
+    each gives the same values as PyYAML's pure-Python safe loader, and a broken file is
+    named in the error."""
+    files = [p for p in PROJECT_DIR.rglob("*.yaml") if ".venv" not in p.parts and "data" not in p.parts]
+    assert len(files) > 30
+    for path in files:
+        assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8")), path
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("columns: [a, b\n", encoding="utf-8")
+    with pytest.raises(yaml.YAMLError, match="broken.yaml"):
+        read_yaml(broken)

@@ -12,13 +12,8 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from cmc_pipeline.lib.yaml_files import read_yaml
 from cmc_pipeline.settings import CONTRACTS_DIR
-
-# libyaml's loader when PyYAML was built with it: the contracts are parsed when the
-# Dagster definitions load, and the pure-Python loader is several times slower.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # ODCS logical types → SQL types, per warehouse backend.
 SQL_TYPES = {
@@ -179,7 +174,7 @@ def _service_levels(document: dict, path: Path) -> ServiceLevels | None:
 
 @cache  # one object per file, whether read with all the others or alone
 def _parse(path: Path) -> TableContract:
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+    document = read_yaml(path)
     (obj,) = document["schema"]  # one table per contract, by convention
     columns = tuple(
         Column(

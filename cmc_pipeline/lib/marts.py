@@ -15,13 +15,12 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-import yaml
-
 from cmc_pipeline.lib.contracts import contract_for
 from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.reference import COUNTRY_FLAG_COLUMNS
 from cmc_pipeline.lib.reference import countries as countries_reference
 from cmc_pipeline.lib.warehouse import Warehouse
+from cmc_pipeline.lib.yaml_files import read_yaml
 from cmc_pipeline.settings import REFERENCE_DIR
 from cmc_pipeline.steps.facts import NOT_APPLICABLE
 from cmc_pipeline.steps.load_report import LoadReport
@@ -71,14 +70,13 @@ class IndicatorColumn:
 
 @cache
 def indicator_columns() -> tuple[IndicatorColumn, ...]:
-    with open(REFERENCE_DIR / "mart_indicator_columns.yaml", encoding="utf-8") as f:
-        return tuple(IndicatorColumn(**entry) for entry in yaml.safe_load(f)["columns"])
+    columns = read_yaml(REFERENCE_DIR / "mart_indicator_columns.yaml")["columns"]
+    return tuple(IndicatorColumn(**entry) for entry in columns)
 
 
 @cache
 def regional_groups() -> dict:
-    with open(REFERENCE_DIR / "regional_groups.yaml", encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    return read_yaml(REFERENCE_DIR / "regional_groups.yaml")
 
 
 def _pivot_sql(columns: tuple[IndicatorColumn, ...]) -> str:

@@ -11,8 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-import yaml
-
+from cmc_pipeline.lib.yaml_files import read_yaml
 from cmc_pipeline.settings import REFERENCE_DIR
 
 COUNTRY_FLAG_COLUMNS = (
@@ -149,8 +148,7 @@ class MigrationIndicator:
 
 @cache
 def migration_indicators() -> tuple[MigrationIndicator, ...]:
-    with open(REFERENCE_DIR / "migration_indicators.yaml", encoding="utf-8") as f:
-        entries = yaml.safe_load(f)["indicators"]
+    entries = read_yaml(REFERENCE_DIR / "migration_indicators.yaml")["indicators"]
     return tuple(
         MigrationIndicator(
             indicator_id=e["indicator_id"],

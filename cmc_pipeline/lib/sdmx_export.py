@@ -29,13 +29,12 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import yaml
-
 from cmc_pipeline.lib.contracts import TableContract, contract_for
 from cmc_pipeline.lib.disclosure import CONF_STATUS_LABELS
 from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.marts import REGION_CODE, REGION_NAME, indicator_columns
 from cmc_pipeline.lib.quality.rules import reference_list
+from cmc_pipeline.lib.yaml_files import read_yaml
 from cmc_pipeline.settings import PROJECT_DIR, REFERENCE_DIR
 
 AGENCY = "CMC"
@@ -275,7 +274,7 @@ def _our_codelist(list_id: str):
         with open(REFERENCE_DIR / "countries.csv", encoding="utf-8", newline="") as f:
             codes.update({row["iso3"]: row["name_en"] for row in csv.DictReader(f)})
         codes[REGION_CODE] = REGION_NAME
-        groups = yaml.safe_load((REFERENCE_DIR / "regional_groups.yaml").read_text(encoding="utf-8"))
+        groups = read_yaml(REFERENCE_DIR / "regional_groups.yaml")
         codes.update({g["group_code"]: g["name"] for g in groups["groups"]})
         name = "CMC countries (ISO 3166-1 alpha-3) and regional groups"
     elif list_id == "CL_COUNTRY":

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.lib.yaml_files import read_yaml
 from cmc_pipeline.settings import REFERENCE_DIR
 
 LEVELS = ("public", "cmc_members", "restricted")
@@ -39,7 +38,7 @@ class SharingSettings:
 
 @cache
 def sharing_settings(path: Path = REFERENCE_DIR / "country_sharing.yaml") -> SharingSettings:
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    document = read_yaml(path) or {}
     countries = {iso3: dict(levels or {}) for iso3, levels in (document.get("countries") or {}).items()}
     for iso3, levels in countries.items():
         for dataset, level in levels.items():

@@ -36,8 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from cmc_pipeline.lib.yaml_files import read_yaml
 from cmc_pipeline.sources.ilostat import client as ilostat
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent
@@ -73,8 +72,7 @@ def load_countries() -> list[Country]:
 
 
 def load_yaml_indicators(source: str) -> list[dict]:
-    with open(SOURCES_DIR / source / "indicators.yaml", encoding="utf-8") as handle:
-        return yaml.safe_load(handle)["indicators"]
+    return read_yaml(SOURCES_DIR / source / "indicators.yaml")["indicators"]
 
 
 # --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
+from cmc_pipeline.lib.yaml_files import read_yaml
 
 SOURCES_DIR = Path(__file__).resolve().parent
 # Every source, in the order `cmc build --sources` lists them. Adding a source means
@@ -60,8 +60,7 @@ def origin(name: str) -> Origin:
     if name not in (*SOURCE_NAMES, UPLOADS):
         raise KeyError(f"no source named {name!r}; the sources are {', '.join(SOURCE_NAMES)}")
     path = UPLOADS_ORIGIN if name == UPLOADS else SOURCES_DIR / name / "origin.yaml"
-    with open(path, encoding="utf-8") as f:
-        entry = yaml.safe_load(f)
+    entry = read_yaml(path)
     return Origin(
         name=name,
         title=entry["title"],

@@ -40,9 +40,8 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import yaml
-
 from cmc_pipeline.lib.contracts import TableContract
+from cmc_pipeline.lib.yaml_files import parse_yaml, read_yaml
 from cmc_pipeline.settings import PROJECT_DIR
 
 SEVERITIES = ("error", "warning")
@@ -257,7 +256,7 @@ def _quality_rule(contract: TableContract, column: str | None, entry: dict) -> R
     ):
         implementation = entry.get("implementation")
         if isinstance(implementation, str):
-            implementation = yaml.safe_load(implementation)
+            implementation = parse_yaml(implementation)
         if (implementation or {}).get("type") != "expect_column_values_to_be_between":
             raise ContractRuleError(f"{where}: only expect_column_values_to_be_between is supported")
         kwargs = implementation.get("kwargs") or {}
@@ -382,7 +381,7 @@ def _reference_rows(reference: str) -> tuple[list[dict], str, set[str]]:
         return [{column: getattr(c, column), "name": c.name} for c in pycountry.countries], column, excluded
     path = PROJECT_DIR / parts.path
     if path.suffix in (".yaml", ".yml"):
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = read_yaml(path)
         (rows,) = (v for v in document.values() if isinstance(v, list))
     else:
         with open(path, encoding="utf-8", newline="") as f:

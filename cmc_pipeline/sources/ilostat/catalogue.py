@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
+from cmc_pipeline.lib.yaml_files import read_yaml
 
 CATALOGUE = Path(__file__).resolve().parent / "indicators.yaml"
 
@@ -46,8 +46,7 @@ class IlostatIndicator:
 
 @cache
 def ilostat_indicators() -> tuple[IlostatIndicator, ...]:
-    with open(CATALOGUE, encoding="utf-8") as f:
-        entries = yaml.safe_load(f)["indicators"]
+    entries = read_yaml(CATALOGUE)["indicators"]
     return tuple(
         IlostatIndicator(
             indicator_id=e["indicator_id"],

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
+from cmc_pipeline.lib.yaml_files import read_yaml
 
 CATALOGUE = Path(__file__).resolve().parent / "indicators.yaml"
 
@@ -22,8 +22,7 @@ class WorldBankIndicator:
 
 @cache
 def worldbank_indicators() -> tuple[WorldBankIndicator, ...]:
-    with open(CATALOGUE, encoding="utf-8") as f:
-        entries = yaml.safe_load(f)["indicators"]
+    entries = read_yaml(CATALOGUE)["indicators"]
     return tuple(
         WorldBankIndicator(
             indicator_id=e["indicator_id"],
