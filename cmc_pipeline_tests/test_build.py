@@ -203,6 +203,23 @@ def test_definitions_validate_and_load_without_network():
     assert validate.returncode == 0, validate.stdout + validate.stderr
 
 
+def test_loading_the_definitions_imports_no_data_library(tmp_path):
+    """The UI's code server, every `dagster` command and the start of every build load the
+    definitions; pandas, numpy, pyarrow, the quality engine and requests are imported
+    where rows are first read or a source first goes online, not there."""
+    code = (
+        "import sys; from cmc_pipeline.definitions import defs; defs().resolve_asset_graph(); "
+        "loaded = [m for m in ('pandas', 'numpy', 'pyarrow', 'requests', "
+        "'cmc_pipeline.lib.quality.engine') if m in sys.modules]; "
+        "assert not loaded, f'imported with the definitions: {loaded}'"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(settings.PROJECT_DIR), "CMC_DATA_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
 def test_assets_describe_themselves_in_the_ui():
     from cmc_pipeline.definitions import defs
 

@@ -138,5 +138,5 @@ def test_every_yaml_file_reads_as_pyyamls_own_safe_loader_reads_it(tmp_path):
         assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8")), path
     broken = tmp_path / "broken.yaml"
     broken.write_text("columns: [a, b\n", encoding="utf-8")
-    with pytest.raises(yaml.YAMLError, match="broken.yaml"):
+    with pytest.raises(yaml.YAMLError, match=r"broken\.yaml"):
         read_yaml(broken)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import requests
-
 REPOSITORY = {"repositoryLocationName": "cmc_pipeline", "repositoryName": "__repository__"}
 FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
@@ -73,6 +71,8 @@ class BackfillState:
 
 
 def graphql(ui_url: str, query: str, variables: dict, timeout: float = 60) -> dict:
+    import requests  # only when a backfill is started
+
     response = requests.post(
         f"{ui_url.rstrip('/')}/graphql", json={"query": query, "variables": variables}, timeout=timeout
     )

@@ -10,10 +10,10 @@ data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = (
     "cmc-pipeline/0.1 (Caribbean Migration Consultations labour-migration data network; python-requests)"
@@ -44,6 +44,12 @@ class HttpSettings:
 
 
 def make_session(settings: HttpSettings | None = None) -> requests.Session:
+    # requests is imported when a source first goes online, not with every module that
+    # names this client (the definitions load, snapshot builds).
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     settings = settings or HttpSettings()
     retry = Retry(
         total=settings.retries,
@@ -70,6 +76,8 @@ def get(
     session: requests.Session, url: str, settings: HttpSettings | None = None, **kwargs
 ) -> requests.Response:
     """GET with timeouts; connection failures become a SourceError naming the URL."""
+    import requests
+
     settings = settings or HttpSettings()
     try:
         return session.get(url, timeout=(settings.connect_timeout, settings.read_timeout), **kwargs)

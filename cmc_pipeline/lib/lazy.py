@@ -1,4 +1,4 @@
-"""Pandas imported where it is first used rather than where it is named.
+"""Pandas and pyarrow imported where they are first used rather than where they are named.
 
 Loading the definitions (the UI's code server, every `dagster` command, the start of
 `cmc build`) imports every asset's module, and through them pandas: about half a second
@@ -30,3 +30,8 @@ class LazyModule:
 
 
 pandas = LazyModule("pandas")
+# The warehouse and the upload loader name Arrow in their signatures; the definitions,
+# which import them, need neither pyarrow nor numpy (a fifth of a second).
+pyarrow = LazyModule("pyarrow")
+numpy = LazyModule("numpy")
+pyarrow_compute = LazyModule("pyarrow.compute")

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-import requests
-
 from cmc_pipeline.lib.raw_store import utc_now_iso
 
 logger = logging.getLogger(__name__)
@@ -145,6 +143,8 @@ class WebhookChannel:
         }
 
     def send(self, notification: Notification) -> None:
+        import requests  # only when a notice is sent
+
         response = requests.post(self.url, json=self.payload(notification), timeout=self.timeout)
         if not 200 <= response.status_code < 300:
             raise NotificationError(f"HTTP {response.status_code}: {response.text[:200]}")

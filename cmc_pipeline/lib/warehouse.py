@@ -25,11 +25,10 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from cmc_pipeline.lib.contracts import PANDAS_DTYPES, SQL_TYPES, TableContract, contract_for
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.lib.lazy import pyarrow as pa
+from cmc_pipeline.lib.lazy import pyarrow_compute as pc
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +107,23 @@ def _refuse_other_columns(names: list[str], contract: TableContract) -> None:
         )
 
 
-# ODCS logical types → Arrow types, for rows written from Arrow (large national uploads).
-ARROW_TYPES = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
+@cache
+def arrow_types() -> dict[str, pa.DataType]:
+    """ODCS logical types → Arrow types, for rows written from Arrow (large national uploads)."""
+    return {
+        "string": pa.string(),
+        "integer": pa.int64(),
+        "number": pa.float64(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+    }
 
 
 def conform_arrow_to_contract(table: pa.Table, contract: TableContract) -> pa.Table:
     """``conform_to_contract`` for an Arrow table: the same refusals, no pandas copy."""
     _refuse_other_columns(table.column_names, contract)
-    columns = [_arrow_column(table.column(c.name), ARROW_TYPES[c.logical_type]) for c in contract.columns]
+    columns = [_arrow_column(table.column(c.name), arrow_types()[c.logical_type]) for c in contract.columns]
     pairs = zip(contract.columns, columns, strict=True)
     nulls = [c.name for c, cells in pairs if c.required and cells.null_count]
     if nulls:

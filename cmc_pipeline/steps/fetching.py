@@ -6,13 +6,15 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-
-import requests
+from typing import TYPE_CHECKING
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceFormatError, describe_body, looks_like_html
 from cmc_pipeline.lib.lazy import pandas as pd
 from cmc_pipeline.lib.snapshots import SnapshotStore
+
+if TYPE_CHECKING:
+    import requests
 
 
 @dataclass(frozen=True)

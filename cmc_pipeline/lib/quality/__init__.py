@@ -8,9 +8,26 @@ parsing and writing a country's rows; the national-upload validation uses it on 
 read as text (rows carry ``source_row_number``).
 """
 
-from cmc_pipeline.lib.quality.engine import validate
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from cmc_pipeline.lib.quality.results import Offence, RuleResult, ValidationRun, offences_table
 from cmc_pipeline.lib.quality.rules import ContractRuleError, Rule, reference_values, rules_for
+
+if TYPE_CHECKING:
+    from cmc_pipeline.lib.quality.engine import validate
+
+
+def __getattr__(name: str):
+    # The engine (numpy, pyarrow, DuckDB) is imported when rows are first checked, not
+    # with the Dagster definitions, which only name the rules and their results.
+    if name == "validate":
+        from cmc_pipeline.lib.quality.engine import validate
+
+        return validate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ContractRuleError",

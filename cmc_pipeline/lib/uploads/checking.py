@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from cmc_pipeline.lib import quality
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.lib.lazy import pyarrow as pa
+from cmc_pipeline.lib.lazy import pyarrow_compute as pc
 from cmc_pipeline.lib.reference import countries, resolve_country
 from cmc_pipeline.lib.uploads.datasets import UPLOAD_DATASETS, UploadDataset, upload_dataset
 from cmc_pipeline.lib.uploads.reading import UploadReadError, UploadTable, read_upload

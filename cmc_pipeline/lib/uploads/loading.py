@@ -22,12 +22,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-
 from cmc_pipeline.lib import quality
 from cmc_pipeline.lib.contracts import contract_for
+from cmc_pipeline.lib.lazy import numpy as np
 from cmc_pipeline.lib.lazy import pandas as pd
+from cmc_pipeline.lib.lazy import pyarrow as pa
 from cmc_pipeline.lib.quality import RuleResult, ValidationRun
 from cmc_pipeline.lib.raw_store import LandedFile, land_bytes
 from cmc_pipeline.lib.reference import countries

@@ -23,9 +23,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from cmc_pipeline.lib.lazy import numpy as np
+from cmc_pipeline.lib.lazy import pyarrow as pa
+from cmc_pipeline.lib.lazy import pyarrow_compute as pc
 
 MAX_XLSX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 MAX_XLSX_COMPRESSION_RATIO = 200  # real workbooks compress 5-20×; bombs by thousands

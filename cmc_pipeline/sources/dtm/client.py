@@ -16,12 +16,15 @@ snapshot, and every row is marked ``restricted``.
 
 from __future__ import annotations
 
-import requests
+from typing import TYPE_CHECKING
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError
 from cmc_pipeline.lib.raw_store import utc_now_iso
 from cmc_pipeline.steps.fetching import FetchedResponse
+
+if TYPE_CHECKING:
+    import requests
 
 BASE_URL = "https://dtmapi.iom.int/v3"
 API = "dtm_v3"

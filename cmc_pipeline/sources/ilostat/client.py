@@ -14,8 +14,7 @@ catalogue's order, moving on when one answers "deprecated or invalid dataset id"
 from __future__ import annotations
 
 import json
-
-import requests
+from typing import TYPE_CHECKING
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPError
@@ -26,6 +25,9 @@ from cmc_pipeline.sources.ilostat.catalogue import IlostatIndicator
 # The SDMX-CSV columns are named once, beside the parser; `cmc export` imports them from here.
 from cmc_pipeline.sources.ilostat.parser import SDMX_CSV_KEY_COLUMNS, SDMX_CSV_OBSERVATION_COLUMNS  # noqa: F401
 from cmc_pipeline.steps.fetching import FetchedResponse, SourceClient
+
+if TYPE_CHECKING:
+    import requests
 
 BULK_BASE_URL = "https://rplumber.ilo.org"
 SDMX_BASE_URL = "https://sdmx.ilo.org/rest"

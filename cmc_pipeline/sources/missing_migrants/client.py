@@ -9,14 +9,16 @@ recorded in ``snapshots/`` through the same parser.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-import requests
+from typing import TYPE_CHECKING
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceHTTPError
 from cmc_pipeline.lib.raw_store import utc_now_iso
 from cmc_pipeline.lib.snapshots import SnapshotStore
 from cmc_pipeline.steps.fetching import FetchedResponse, SourceClient
+
+if TYPE_CHECKING:
+    import requests
 
 BASE_URL = "https://missingmigrants.iom.int/global-figures"
 API = "missing_migrants_json"

@@ -19,8 +19,7 @@ the same code reads a snapshot, a download and a user's file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import requests
+from typing import TYPE_CHECKING
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError, SourceFormatError, SourceHTTPError
@@ -30,6 +29,9 @@ from cmc_pipeline.sources import origin
 from cmc_pipeline.sources.undesa.parser import ORIGIN_SHEET as SHEET  # noqa: F401  (the demo generator's name)
 from cmc_pipeline.sources.undesa.parser import column_letter  # noqa: F401
 from cmc_pipeline.steps.fetching import FetchedResponse, SourceClient
+
+if TYPE_CHECKING:
+    import requests
 
 API = "undesa_file"
 BASE_URL_SETTING = "CMC_UNDESA_URL"

@@ -11,8 +11,7 @@ the same code ``cmc import worldbank FILE`` uses.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-
-import requests
+from typing import TYPE_CHECKING
 
 from cmc_pipeline.lib import http
 from cmc_pipeline.lib.http import SourceError, SourceHTTPError
@@ -20,6 +19,9 @@ from cmc_pipeline.lib.raw_store import utc_now_iso
 from cmc_pipeline.lib.snapshots import SnapshotStore
 from cmc_pipeline.sources.worldbank import parser
 from cmc_pipeline.steps.fetching import FetchedResponse, SourceClient
+
+if TYPE_CHECKING:
+    import requests
 
 API_BASE_URL = "https://api.worldbank.org/v2"
 PER_PAGE = parser.PER_PAGE
