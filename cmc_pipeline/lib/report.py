@@ -1064,10 +1064,15 @@ def _at_a_glance(coverage: dict, labour: pd.DataFrame, quality: dict, years: tup
 
 
 def _template():
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 
+    cache = settings.cache_dir() / "report_template"
+    cache.mkdir(parents=True, exist_ok=True)
     environment = Environment(
         loader=PackageLoader("cmc_pipeline", "templates"),
+        # The template compiled to Python once, not at every build (Jinja keys what it
+        # keeps by the template's name and a checksum of its text).
+        bytecode_cache=FileSystemBytecodeCache(str(cache)),
         # Country names, needs and source names come from data and uploads: always escape.
         autoescape=True,
         undefined=StrictUndefined,
