@@ -38,7 +38,11 @@ This storage keeps the same files, tables and behaviour — the UI, the daemon a
   ``DEFERRED_AT_MOST`` events or ``DEFERRED_SECONDS``, in one transaction per database
   file rather than three commits each. A read in this process always sees them; another
   process (the UI) sees them when the burst is written, a few milliseconds later in a
-  build; a process that ends writes what it holds (``atexit``).
+  build; a process that ends writes what it holds (``atexit``);
+- the materialisations it stored are remembered (each asset partition's latest: its
+  storage id, run and time), so that a step's check evaluations are tied to the
+  materialisation they checked without reading and deserialising the step's
+  materialisations back from the index (``materializations_stored_here``).
 
 A shared deployment keeps its run history in PostgreSQL (deploy/dagster.yaml) and does
 not use this class.
@@ -60,6 +64,7 @@ from contextlib import contextmanager
 import sqlalchemy as db
 import sqlalchemy.exc as db_exc
 from dagster._check import inst_param
+from dagster._core.definitions.asset_key import AssetKey
 from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.events import EVENT_TYPE_TO_PIPELINE_RUN_STATUS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
@@ -188,6 +193,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._deferred: list[EventLogEntry] = []
         self._deferred_since = 0.0
         self._deferred_lock = threading.RLock()
+        # (asset key, partition) → (storage id, run id, timestamp) of the latest
+        # materialisation this process stored; a batch's wait for its commit.
+        self._materialized_here: dict[tuple, tuple[int, str, float]] = {}
+        self._materialized_lock = threading.Lock()
         atexit.register(_write_deferred_at_exit, weakref.ref(self))
         super().__init__(base_dir, inst_data)
 
@@ -275,6 +284,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _store_in_one_transaction(self, events: Sequence) -> None:
         self._batch.connections = {}
+        self._batch.materializations = []
         try:
             for event in events:
                 self._store_event_now(event)
@@ -287,8 +297,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             for connection, transaction in self._batch.connections.values():
                 transaction.commit()
                 connection.close()
+            self._remember_materializations(self._batch.materializations)
         finally:
             self._batch.connections = None
+            self._batch.materializations = None
 
     def _store_event_now(self, event: EventLogEntry) -> None:
         """What Dagster's ``SqliteEventLogStorage.store_event`` writes (the event in the
@@ -309,6 +321,13 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                     raise DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
                 self._store_asset_event_tags(conn, [event], [event_id])
                 self._store_asset_event(conn, event, event_id)
+            if event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                # Remembered once committed: with the batch's transaction, or now.
+                waiting = getattr(self._batch, "materializations", None)
+                if waiting is not None:
+                    waiting.append((event, event_id))
+                else:
+                    self._remember_materializations([(event, event_id)])
         if event_type in ASSET_CHECK_EVENTS:
             with self.index_connection() as conn:
                 event_id = conn.execute(_INSERT_EVENT, row).inserted_primary_key[0]
@@ -385,6 +404,41 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         }
         with self.index_connection() as conn:
             conn.execute(_INSERT_CHECK_EXECUTION, [{**values, "partition": key} for key in partitions])
+
+    def _remember_materializations(self, stored: Sequence[tuple[EventLogEntry, int]]) -> None:
+        with self._materialized_lock:
+            for event, event_id in stored:
+                key = (event.dagster_event.asset_key, event.dagster_event.partition)
+                self._materialized_here[key] = (event_id, event.run_id, event.timestamp)
+
+    def materializations_stored_here(
+        self, asset_key: AssetKey, partitions: Sequence[str | None]
+    ) -> dict[str | None, tuple[int, str, float]]:
+        """Of ``partitions`` (``None``: the asset unpartitioned), those whose latest
+        materialisation this process stored, with its storage id, run id and timestamp."""
+        with self._materialized_lock:
+            found = {p: self._materialized_here.get((asset_key, p)) for p in partitions}
+        return {p: stored for p, stored in found.items() if stored is not None}
+
+    def _forget_materializations(self) -> None:
+        with self._materialized_lock:
+            self._materialized_here.clear()
+
+    def wipe(self) -> None:
+        self._forget_materializations()
+        super().wipe()
+
+    def delete_events(self, run_id: str) -> None:
+        self._forget_materializations()
+        super().delete_events(run_id)
+
+    def wipe_asset(self, asset_key: AssetKey) -> None:
+        self._forget_materializations()
+        super().wipe_asset(asset_key)
+
+    def wipe_asset_partitions(self, asset_key: AssetKey, partition_keys: Sequence[str]) -> None:
+        self._forget_materializations()
+        super().wipe_asset_partitions(asset_key, partition_keys)
 
     def has_table(self, table_name: str) -> bool:
         if table_name not in self._tables_present and super().has_table(table_name):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -455,6 +456,42 @@ def test_a_planned_checks_rows_are_the_ones_dagster_writes(tmp_path, countries):
     dagsters = rows_written_by(SqliteEventLogStorage(str(tmp_path / "stock")), tmp_path / "stock")
     assert ours == dagsters
     assert [row[2] for row in ours] == (sorted(countries) if countries else [None])
+
+
+def test_each_check_evaluation_names_the_latest_materialization_it_checked(built_warehouse):
+    """A build ties each check evaluation to the materialisation it checked, from what the
+    run history's storage remembers of the step's own writes: the same storage id, run and
+    time as the index holds for the latest materialisation of the evaluation's partition
+    (or of the unpartitioned table)."""
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.storage.event_log.base import AssetRecordsFilter
+
+    warehouse, outcome = built_warehouse
+    home = Path(warehouse.url).parent.parent / "dagster_home"
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        logged = instance.all_logs(outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        latest: dict = {}
+        partitions = set()
+        for entry in logged:
+            evaluation = entry.dagster_event.event_specific_data
+            key = (evaluation.asset_key, evaluation.partition)
+            if key not in latest:
+                (latest[key],) = instance.fetch_materializations(
+                    AssetRecordsFilter(
+                        asset_key=evaluation.asset_key,
+                        asset_partitions=None if evaluation.partition is None else [evaluation.partition],
+                    ),
+                    limit=1,
+                ).records
+            record, target = latest[key], evaluation.target_materialization_data
+            assert target is not None, key
+            assert (target.storage_id, target.run_id, target.timestamp) == (
+                record.storage_id,
+                record.run_id,
+                record.timestamp,
+            ), key
+            partitions.add(evaluation.partition)
+    assert len(logged) > 1000 and len(partitions) == len(cmc_iso3_codes()) + 1
 
 
 def test_every_row_the_pooled_storage_writes_is_the_one_dagster_writes(tmp_path):

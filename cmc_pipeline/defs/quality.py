@@ -67,11 +67,7 @@ def on_latest_materialization(
     partition's latest materialization, so a partition's status (the Partitions tab, the
     worst of a batch) shows only when this is set. Dagster sets it for an
     ``AssetCheckResult``; an ``AssetCheckEvaluation`` naming its partition must carry it.
-    One query per asset, after the step has written its materializations."""
-    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-        AssetCheckEvaluationTargetMaterializationData,
-    )
-    from dagster._core.storage.event_log.base import AssetRecordsFilter
+    Looked up once per asset, after the step has written its materializations."""
     from dagster_shared.record import copy
 
     latest: dict[dg.AssetKey, dict] = {}
@@ -80,28 +76,55 @@ def on_latest_materialization(
             yield item
             continue
         if item.asset_key not in latest:
-            partitions = (
-                context.partition_keys if context.has_partition_key_range or context.has_partition_key else []
-            )
-            found = context.instance.fetch_materializations(
-                AssetRecordsFilter(asset_key=item.asset_key, asset_partitions=partitions or None),
-                limit=max(1, 2 * len(partitions)),
-            ).records
-            by_partition: dict = {}
-            for record in found:  # newest first: keep each partition's latest
-                partition = record.event_log_entry.asset_materialization.partition
-                by_partition.setdefault(partition, record)
-            latest[item.asset_key] = by_partition
-        record = latest[item.asset_key].get(item.partition) or (
-            next(iter(latest[item.asset_key].values()), None) if item.partition is None else None
+            latest[item.asset_key] = _latest_materializations(context, item.asset_key)
+        targets = latest[item.asset_key]
+        target = targets.get(item.partition) or (
+            next(iter(targets.values()), None) if item.partition is None else None
         )
-        if record is None:
+        if target is None:
             yield item
             continue
-        target = AssetCheckEvaluationTargetMaterializationData(
-            storage_id=record.storage_id, run_id=record.event_log_entry.run_id, timestamp=record.timestamp
-        )
         yield copy(item, target_materialization_data=target)
+
+
+def _latest_materializations(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -> dict:
+    """The latest materialization of each of the step's partitions of ``asset_key`` (the
+    key ``None`` for an unpartitioned asset), newest first, as check targets. The step's
+    own materializations are known to the run history's storage of this process, when it
+    is ours (``instance_storage.py``); otherwise, or for a partition it did not store,
+    they are read back from the index."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData as Target,
+    )
+    from dagster._core.storage.event_log.base import AssetRecordsFilter
+
+    # A table written whole (a dimension, a mart) has one materialization per run, even
+    # in a run over a range of countries.
+    partitioned = context.assets_def.partitions_def is not None and (
+        context.has_partition_key_range or context.has_partition_key
+    )
+    partitions = context.partition_keys if partitioned else []
+    stored_here = getattr(context.instance.event_log_storage, "materializations_stored_here", None)
+    if stored_here is not None:
+        known = stored_here(asset_key, partitions or [None])
+        if len(known) == len(partitions or [None]):
+            newest_first = sorted(known.items(), key=lambda item: -item[1][0])
+            return {
+                partition: Target(storage_id=storage_id, run_id=run_id, timestamp=timestamp)
+                for partition, (storage_id, run_id, timestamp) in newest_first
+            }
+    found = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=partitions or None),
+        limit=max(1, 2 * len(partitions)),
+    ).records
+    targets: dict = {}
+    for record in found:  # newest first: keep each partition's latest
+        partition = record.event_log_entry.asset_materialization.partition
+        if partition not in targets:
+            targets[partition] = Target(
+                storage_id=record.storage_id, run_id=record.event_log_entry.run_id, timestamp=record.timestamp
+            )
+    return targets
 
 
 def check_events(
