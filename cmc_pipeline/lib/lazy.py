@@ -1,10 +1,12 @@
-"""Pandas and pyarrow imported where they are first used rather than where they are named.
+"""Pandas, numpy and pyarrow imported where they are first used rather than where they
+are named.
 
 Loading the definitions (the UI's code server, every `dagster` command, the start of
-`cmc build`) imports every asset's module, and through them pandas: about half a second
-that no definition needs (docs/benchmarks.md, "Build": definitions load). Modules write
-``from cmc_pipeline.lib.lazy import pandas as pd`` and use ``pd`` as always; pandas is
-imported the first time an attribute is asked of it. (Python's ``importlib.util.LazyLoader``
+`cmc build`) imports every asset's module, and through them pandas, numpy and pyarrow:
+more than half a second that no definition needs (docs/benchmarks.md, "Build":
+definitions load; ``test_loading_the_definitions_imports_no_data_library``). Modules
+write ``from cmc_pipeline.lib.lazy import pandas as pd`` and use ``pd`` as always; pandas
+is imported the first time an attribute is asked of it. (Python's ``importlib.util.LazyLoader``
 cannot do this on Python 3.11: an ``import pandas`` statement elsewhere already loads it.)
 """
 
@@ -30,8 +32,6 @@ class LazyModule:
 
 
 pandas = LazyModule("pandas")
-# The warehouse and the upload loader name Arrow in their signatures; the definitions,
-# which import them, need neither pyarrow nor numpy (a fifth of a second).
-pyarrow = LazyModule("pyarrow")
 numpy = LazyModule("numpy")
+pyarrow = LazyModule("pyarrow")
 pyarrow_compute = LazyModule("pyarrow.compute")
