@@ -194,7 +194,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._deferred_since = 0.0
         self._deferred_lock = threading.RLock()
         # (asset key, partition) → (storage id, run id, timestamp) of the latest
-        # materialisation this process stored; a batch's wait for its commit.
+        # materialisation this process stored (a batch's, once its transaction commits).
         self._materialized_here: dict[tuple, tuple[int, str, float]] = {}
         self._materialized_lock = threading.Lock()
         atexit.register(_write_deferred_at_exit, weakref.ref(self))
@@ -414,8 +414,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def materializations_stored_here(
         self, asset_key: AssetKey, partitions: Sequence[str | None]
     ) -> dict[str | None, tuple[int, str, float]]:
-        """Of ``partitions`` (``None``: the asset unpartitioned), those whose latest
-        materialisation this process stored, with its storage id, run id and timestamp."""
+        """Of ``partitions`` (``None``: the asset unpartitioned), those this process stored
+        a materialisation of, with the storage id, run id and timestamp of the latest it
+        stored: within a step, the materialisation the step's checks checked."""
         with self._materialized_lock:
             found = {p: self._materialized_here.get((asset_key, p)) for p in partitions}
         return {p: stored for p, stored in found.items() if stored is not None}
