@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import io
 from collections.abc import Callable, Iterable
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -56,8 +57,14 @@ def _kept_path(kind: str, body: bytes, code: Iterable[Path], libraries: Iterable
 
     digest = hashlib.sha256(body)
     for source in code:
-        digest.update(hashlib.sha256(Path(source).read_bytes()).digest())
+        digest.update(_code_digest(Path(source)))
     for name in (*libraries, "pandas", "pyarrow"):
         digest.update(f"|{name} {version(name)}".encode())
     digest.update(f"|{KEPT_FRAME_FORMAT}".encode())
     return settings.cache_dir() / kind / f"{digest.hexdigest()}.parquet"
+
+
+@cache
+def _code_digest(source: Path) -> bytes:
+    # Read once per process: a parser's code does not change while it runs.
+    return hashlib.sha256(source.read_bytes()).digest()
